@@ -1,0 +1,174 @@
+# kiln: build, test, benchmark and install the VMM and its jailer.
+#
+#   make            build build/kiln and build/jailer
+#   make test       every test, exactly as CI runs it
+#   make bench      benchmarks, printed side by side with their references
+#   make demo       install what is missing, build, and boot a microVM
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make deps       install build and test dependencies (apt-get, as root)
+#   V=1             show full commands
+#   SANITIZE=1      build with ASan+UBSan (into build/asan by default)
+
+ARCH ?= $(shell uname -m)
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD ?= build/asan
+else
+BUILD ?= build
+endif
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DESTDIR ?=
+CC ?= gcc
+PKG_CONFIG ?= pkg-config
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-7s %s\n' $(1) $(2)
+endif
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wimplicit-fallthrough \
+	-Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
+HARDEN := -fstack-protector-strong -fPIE
+HARDEN_LD := -pie -Wl,-z,relro,-z,now,-z,noexecstack
+# kiln and the jailer are static: inside the jail there is no libc to load.
+# Sanitizer builds cannot be static and run outside a jail.
+ifeq ($(SANITIZE),1)
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+OPT_LD := -fsanitize=address,undefined
+STATIC_LD :=
+else
+OPT := -O2 -g -D_FORTIFY_SOURCE=3
+OPT_LD :=
+STATIC_LD := -static-pie
+endif
+
+# Each binary links only what it uses.
+VMM_PKGS := jansson
+JAILER_PKGS := libcap libcgroup
+pkg_libs = $(shell $(PKG_CONFIG) $(if $(STATIC_LD),--static) --libs $(1) 2>/dev/null)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(VMM_PKGS) $(JAILER_PKGS) 2>/dev/null)
+VMM_LIBS := $(call pkg_libs,$(VMM_PKGS))
+JAILER_LIBS := $(call pkg_libs,$(JAILER_PKGS))
+CRITERION_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
+
+CPPFLAGS += -I. -Icommon -Ivmm -Ivmm/arch/$(ARCH) -D_GNU_SOURCE -DKILN_VERSION='"$(VERSION)"'
+CFLAGS += -std=gnu11 $(OPT) $(WARNINGS) $(HARDEN) $(PKG_CFLAGS) -MMD -MP
+LDFLAGS += $(OPT_LD) $(HARDEN_LD)
+LDLIBS += -lpthread
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+# Sources are discovered; each directory is one layer of the architecture.
+COMMON_SRCS := $(wildcard common/*.c)
+VMM_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c vmm/devices/*.c vmm/devices/*/*.c \
+	vmm/backends/*.c vmm/arch/$(ARCH)/*.c))
+JAILER_SRCS := $(filter-out jailer/main.c,$(wildcard jailer/*.c))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+INTEG_SRCS := $(wildcard tests/integ/*.c)
+TOOL_SRCS := $(wildcard tools/bench/*.c)
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+COMMON_OBJS := $(call obj,$(COMMON_SRCS))
+VMM_OBJS := $(call obj,$(VMM_SRCS))
+# The jailer binary is $(BUILD)/jailer, so its objects cannot live in $(BUILD)/jailer/.
+jailer_obj = $(patsubst jailer/%.c,$(BUILD)/jailer-obj/%.o,$(1))
+JAILER_OBJS := $(call jailer_obj,$(JAILER_SRCS))
+
+KILN := $(BUILD)/kiln
+JAILER := $(BUILD)/jailer
+LIBCOMMON := $(BUILD)/libcommon.a
+LIBVMM := $(BUILD)/libvmm.a
+LIBJAILER := $(BUILD)/libjailer.a
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+INTEG_BIN := $(BUILD)/tests/integ/integ
+TOOL_BINS := $(patsubst tools/bench/%.c,$(BUILD)/tools/bench/%,$(TOOL_SRCS))
+HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(HELPER_SRCS))
+
+.PHONY: all test unit integ e2e bench demo install uninstall clean deps check-deps guests \
+	test-bins
+.DEFAULT_GOAL := all
+
+all: $(KILN) $(JAILER)
+
+$(BUILD)/%.o: %.c
+	$(call msg,CC,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+$(BUILD)/jailer-obj/%.o: jailer/%.c
+	$(call msg,CC,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIBCOMMON): $(COMMON_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(LIBVMM): $(VMM_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(LIBJAILER): $(JAILER_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(KILN): $(BUILD)/vmm/main.o $(LIBVMM) $(LIBCOMMON)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $(STATIC_LD) -o $@ $^ $(VMM_LIBS) $(LDLIBS)
+$(JAILER): $(BUILD)/jailer-obj/main.o $(LIBJAILER) $(LIBCOMMON)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $(STATIC_LD) -o $@ $^ $(JAILER_LIBS) $(LDLIBS)
+
+# Unit tests link the libraries, never main().
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBVMM) $(LIBJAILER) $(LIBCOMMON)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(VMM_LIBS) $(JAILER_LIBS) $(LDLIBS) $(CRITERION_LIBS)
+$(INTEG_BIN): $(call obj,$(INTEG_SRCS)) $(LIBCOMMON)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(VMM_LIBS) $(LDLIBS) $(CRITERION_LIBS)
+$(BUILD)/tools/bench/%: $(BUILD)/tools/bench/%.o $(LIBCOMMON)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(VMM_LIBS) $(LDLIBS)
+
+# Small programs tests run inside jails and guests' hosts: static, like kiln.
+$(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(LIBCOMMON)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $(STATIC_LD) -o $@ $^ $(LDLIBS)
+
+# Freestanding x86-64 test guests, loaded by kiln as ELF kernels (see tests/guests/README).
+include tests/guests/guests.mk
+
+test-bins: all $(UNIT_BINS) $(INTEG_BIN) $(HELPER_BINS) guests
+
+# The README's test command: dependencies, a normal and a sanitizer build, every suite.
+test: check-deps
+	$(Q)$(MAKE) --no-print-directory test-bins
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 test-bins
+	$(Q)tests/run.sh $(BUILD) build/asan
+
+bench: check-deps all guests $(TOOL_BINS)
+	$(Q)tools/bench/run.sh $(BUILD)
+
+demo: check-deps all guests
+	$(Q)tools/demo.sh $(BUILD)
+
+deps:
+	$(Q)tools/deps.sh install
+
+check-deps:
+	$(Q)tools/deps.sh ensure
+
+install: all
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(KILN) $(DESTDIR)$(BINDIR)/kiln
+	install -m 0755 $(JAILER) $(DESTDIR)$(BINDIR)/jailer
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/kiln $(DESTDIR)$(BINDIR)/jailer
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,73 @@
+#!/bin/bash
+# Runs every kiln test suite and prints one closing line: "N passed, N failed[, N skipped]".
+#   tests/run.sh BUILD_DIR [SANITIZER_BUILD_DIR]
+# Unit tests run from both builds; integration tests drive both builds' kiln and jailer.
+set -u
+build=${1:-build}
+asan=${2:-}
+here=$(cd "$(dirname "$0")" && pwd)
+passed=0 failed=0 skipped=0
+failed_suites=()
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+# Run one Criterion binary, add its synthesis line to the totals.
+run_criterion() {
+	local name=$1; shift
+	local out rc
+	echo "== $name"
+	out=$("$@" 2>&1); rc=$?
+	printf '%s\n' "$out" | grep -Ev '^\[----\] .*: (Assertion|  )' | tail -n 40
+	local line
+	line=$(printf '%s\n' "$out" | grep 'Synthesis:' | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "   $name: no result line (exit $rc)"
+		failed=$((failed + 1)); failed_suites+=("$name"); return
+	fi
+	local t p f c
+	t=$(sed -n 's/.*Tested: \([0-9]*\).*/\1/p' <<<"$line")
+	p=$(sed -n 's/.*Passing: \([0-9]*\).*/\1/p' <<<"$line")
+	f=$(sed -n 's/.*Failing: \([0-9]*\).*/\1/p' <<<"$line")
+	c=$(sed -n 's/.*Crashing: \([0-9]*\).*/\1/p' <<<"$line")
+	passed=$((passed + p)); failed=$((failed + f))
+	skipped=$((skipped + t - p - f))
+	[ "$c" -gt 0 ] 2>/dev/null && true
+	if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ]; then failed_suites+=("$name"); fi
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+}
+
+for b in "$build" $asan; do
+	[ -d "$b/tests/unit" ] || continue
+	for t in "$b"/tests/unit/test_*; do
+		[ -x "$t" ] && [ "${t%.[od]}" = "$t" ] || continue
+		run_criterion "unit $(basename "$t") ($b)" "$t" --jobs 2
+	done
+done
+
+for b in "$build" $asan; do
+	[ -x "$build/tests/integ/integ" ] || break
+	KILN="$b/kiln" JAILER="$b/jailer" GUESTS="$build/tests/guests" \
+		run_criterion "integration ($b/kiln)" "$build/tests/integ/integ" --jobs 2
+done
+
+if [ -x "$here/e2e/run.sh" ]; then
+	echo "== end to end"
+	e2e_out=$("$here/e2e/run.sh" "$build" 2>&1); rc=$?
+	printf '%s\n' "$e2e_out"
+	line=$(printf '%s\n' "$e2e_out" | grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' | tail -n 1)
+	if [ -n "$line" ]; then
+		passed=$((passed + $(sed -E 's/^e2e: ([0-9]+) passed.*/\1/' <<<"$line")))
+		failed=$((failed + $(sed -E 's/^e2e: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")))
+		s=$(sed -nE 's/.*, ([0-9]+) skipped.*/\1/p' <<<"$line"); skipped=$((skipped + ${s:-0}))
+	else
+		failed=$((failed + 1))
+	fi
+	[ "$rc" -eq 0 ] || failed_suites+=("end to end")
+fi
+
+echo
+if [ ${#failed_suites[@]} -gt 0 ]; then
+	echo "failing suites: ${failed_suites[*]}"
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ] && [ ${#failed_suites[@]} -eq 0 ]

@@ -1,0 +1,34 @@
+/*
+ * What an architecture provides to the generic VMM. Each vmm/arch/<arch>/ directory
+ * implements these; nothing outside it knows the machine's layout or boot protocol.
+ */
+#ifndef KILN_ARCH_H
+#define KILN_ARCH_H
+
+#include <stdint.h>
+#include "config.h"
+#include "error.h"
+#include "memory.h"
+
+struct vm;
+struct vcpu;
+
+/* Capabilities this architecture needs beyond kvm_common_caps. */
+int arch_check_caps(int kvm_fd, struct error *err) MUST_CHECK;
+/* Guest RAM layout for mem_size bytes (e.g. split around the 32-bit MMIO hole). */
+int arch_mem_layout(uint64_t mem_size, struct gm_region *regions, unsigned int *nr,
+		    struct error *err) MUST_CHECK;
+/* Create interrupt controllers, timers and arch-specific VM state (after memory). */
+int arch_vm_init(struct vm *vm, struct error *err) MUST_CHECK;
+/* Create the machine's own devices (serial, keyboard controller...) on the buses. */
+int arch_devices_init(struct vm *vm, const struct vm_config *cfg, struct error *err) MUST_CHECK;
+/* Load kernel, initrd and command line, and write the boot tables into guest memory. */
+int arch_load_boot(struct vm *vm, const struct boot_source *boot, struct error *err) MUST_CHECK;
+/* Registers, CPUID, MSRs, interrupt controller state of one vCPU (after arch_load_boot). */
+int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu, struct error *err) MUST_CHECK;
+/* Log a vCPU's registers after a fatal exit. */
+void arch_vcpu_dump(struct vcpu *vcpu);
+/* Free what arch_vm_init and arch_devices_init allocated. */
+void arch_vm_destroy(struct vm *vm);
+
+#endif

@@ -1,0 +1,255 @@
+/* The x86-64 machine: memory layout, in-kernel irqchip and PIT, legacy devices, boot. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "arch.h"
+#include "boot.h"
+#include "cpuid.h"
+#include "devices/serial.h"
+#include "i8042.h"
+#include "kernel.h"
+#include "kvm.h"
+#include "layout.h"
+#include "log.h"
+#include "mptable.h"
+#include "regs.h"
+#include "vcpu.h"
+#include "vm.h"
+
+#define CPUID_MAX_ENTRIES 256
+
+struct x86_vm {
+	struct vm *vm;
+	struct kvm_cpuid2 *cpuid;	/* what KVM supports; filtered per vCPU */
+	struct x86_kernel kernel;
+	struct x86_initrd initrd;
+	struct i8042 *i8042;
+};
+
+static const struct kvm_cap_req x86_caps[] = {
+	KVM_CAP(KVM_CAP_SET_TSS_ADDR),
+	KVM_CAP(KVM_CAP_SET_IDENTITY_MAP_ADDR),
+	KVM_CAP(KVM_CAP_PIT2),
+	KVM_CAP(KVM_CAP_PIT_STATE2),
+	KVM_CAP(KVM_CAP_EXT_CPUID),
+	KVM_CAP(KVM_CAP_IRQ_ROUTING),
+};
+
+int arch_check_caps(int kvm_fd, struct error *err)
+{
+	return kvm_check_caps(kvm_fd, x86_caps, ARRAY_SIZE(x86_caps), err);
+}
+
+static unsigned int host_phys_bits(void)
+{
+	unsigned int eax, ebx, ecx, edx;
+	__asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx)
+			 : "a"(0x80000000u), "c"(0));
+	if (eax < 0x80000008u)
+		return 36;
+	__asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx)
+			 : "a"(0x80000008u), "c"(0));
+	return eax & 0xff;
+}
+
+int arch_mem_layout(uint64_t mem_size, struct gm_region *regions, unsigned int *nr,
+		    struct error *err)
+{
+	if (mem_size == 0)
+		return error_set(err, -EINVAL, "machine-config.mem_size_mib: must not be 0");
+	regions[0] = (struct gm_region){ .gpa = 0, .size = MIN(mem_size, X86_LOWMEM_END) };
+	*nr = 1;
+	if (mem_size > X86_LOWMEM_END) {
+		regions[1] = (struct gm_region){ .gpa = X86_HIGHMEM_START,
+						 .size = mem_size - X86_LOWMEM_END };
+		*nr = 2;
+	}
+	uint64_t top = regions[*nr - 1].gpa + regions[*nr - 1].size;
+	unsigned int bits = host_phys_bits();
+	if (bits < 64 && top > (1ULL << bits))
+		return error_set(err, -ENOMEM, "machine-config.mem_size_mib: %llu MiB of guest "
+				 "memory goes past this host's %u-bit physical address space",
+				 (unsigned long long)(mem_size >> 20), bits);
+	return 0;
+}
+
+static int get_supported_cpuid(int kvm_fd, struct kvm_cpuid2 **out, struct error *err)
+{
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + CPUID_MAX_ENTRIES *
+					     sizeof(struct kvm_cpuid_entry2));
+	if (!c)
+		return error_set(err, -ENOMEM, "out of memory for CPUID");
+	c->nent = CPUID_MAX_ENTRIES;
+	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
+		int e = errno;
+		free(c);
+		return error_set(err, -e, "KVM_GET_SUPPORTED_CPUID: %s", strerror(e));
+	}
+	*out = c;
+	return 0;
+}
+
+int arch_vm_init(struct vm *vm, struct error *err)
+{
+	struct x86_vm *x = calloc(1, sizeof(*x));
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t ident = X86_IDENTITY_MAP_ADDR;
+
+	if (!x)
+		return error_set(err, -ENOMEM, "out of memory");
+	x->vm = vm;
+	vm->arch = x;
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_TSS_ADDR) < 0)
+		return error_set(err, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident) < 0)
+		return error_set(err, -errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return error_set(err, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+	/* The PIT's speaker port (0x61) stays in the kernel: Linux polls it to calibrate. */
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return error_set(err, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
+	vm->mmio_next = X86_MMIO_START;
+	vm->mmio_end = X86_MMIO_END;
+	vm->irq_next = X86_FIRST_DEVICE_IRQ;
+	vm->irq_last = X86_LAST_DEVICE_IRQ;
+	return get_supported_cpuid(vm->kvm_fd, &x->cpuid, err);
+}
+
+static void serial_irq(void *opaque, int level)
+{
+	struct vm *vm = opaque;
+	if (vm_irq_line(vm, X86_SERIAL_IRQ, level) < 0)
+		log_ratelimited(LOG_ERROR, "serial IRQ %d: %m", X86_SERIAL_IRQ);
+}
+
+static void serial_rx_space(void *opaque)
+{
+	struct vm *vm = opaque;
+	if (vm->console_rx_space)
+		vm->console_rx_space(vm->console_opaque);
+}
+
+static const struct serial_ops serial_ops = {
+	.set_irq = serial_irq,
+	.rx_space = serial_rx_space,
+};
+
+static void i8042_irq(void *opaque, int level)
+{
+	struct vm *vm = opaque;
+	if (vm_irq_line(vm, X86_I8042_IRQ, level) < 0)
+		log_ratelimited(LOG_ERROR, "i8042 IRQ %d: %m", X86_I8042_IRQ);
+}
+
+static void i8042_reset(void *opaque)
+{
+	struct vm *vm = opaque;
+	log_info("guest reset through the i8042 keyboard controller; stopping");
+	vm_request_stop(vm, 0);
+}
+
+static const struct i8042_ops i8042_ops = {
+	.set_irq = i8042_irq,
+	.reset = i8042_reset,
+};
+
+/* Port 0x80: POST codes and the I/O delay Linux uses; accepted and ignored. */
+static const struct bus_dev_ops post_ops = { 0 };
+
+int arch_devices_init(struct vm *vm, const struct vm_config *cfg, struct error *err)
+{
+	struct x86_vm *x = vm->arch;
+	int ret;
+	(void)cfg;
+
+	vm->console = serial_create(vm->console_out_fd, &serial_ops, vm);
+	x->i8042 = i8042_create(&i8042_ops, vm);
+	if (!vm->console || !x->i8042)
+		return error_set(err, -ENOMEM, "out of memory for legacy devices");
+	ret = bus_register(&vm->pio, X86_SERIAL_PORT, 8, &serial_bus_ops, vm->console, "serial");
+	if (ret == 0)
+		ret = bus_register(&vm->pio, X86_I8042_PORT, 5, &i8042_bus_ops, x->i8042, "i8042");
+	if (ret == 0)
+		ret = bus_register(&vm->pio, X86_POST_PORT, 1, &post_ops, NULL, "post");
+	if (ret < 0)
+		return error_set(err, ret, "registering legacy devices: %s", strerror(-ret));
+	return 0;
+}
+
+static int open_boot_file(const char *key, const char *path, struct error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return error_set(err, -errno, "%s: %s: %s", key, path, strerror(errno));
+	return fd;
+}
+
+int arch_load_boot(struct vm *vm, const struct boot_source *boot, struct error *err)
+{
+	struct x86_vm *x = vm->arch;
+	int fd, ret;
+
+	fd = open_boot_file("boot-source.kernel_image_path", boot->kernel_image_path, err);
+	if (fd < 0)
+		return fd;
+	ret = x86_kernel_load(fd, &vm->mem, &x->kernel, err);
+	close(fd);
+	if (ret < 0) {
+		error_prefix(err, "boot-source.kernel_image_path: %s", boot->kernel_image_path);
+		return ret;
+	}
+	if (boot->initrd_path) {
+		fd = open_boot_file("boot-source.initrd_path", boot->initrd_path, err);
+		if (fd < 0)
+			return fd;
+		ret = x86_initrd_load(fd, &vm->mem, &x->kernel, &x->initrd, err);
+		close(fd);
+		if (ret < 0) {
+			error_prefix(err, "boot-source.initrd_path: %s", boot->initrd_path);
+			return ret;
+		}
+	}
+	ret = x86_boot_tables_write(&vm->mem, &x->kernel, &vm->cmdline, &x->initrd, err);
+	if (ret < 0)
+		return ret;
+	ret = x86_mptable_write(&vm->mem, vm->nr_vcpus);
+	if (ret < 0)
+		return error_set(err, ret, "writing the MP table: %s", strerror(-ret));
+	log_debug("kernel: %s at 0x%llx-0x%llx, entry 0x%llx (%s); initrd %llu bytes at 0x%llx",
+		  x->kernel.bzimage ? "bzImage" : "ELF", (unsigned long long)x->kernel.start,
+		  (unsigned long long)x->kernel.end, (unsigned long long)x->kernel.entry,
+		  x->kernel.protocol == X86_BOOT_PVH ? "PVH" : "64-bit boot protocol",
+		  (unsigned long long)x->initrd.size, (unsigned long long)x->initrd.addr);
+	return 0;
+}
+
+int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu, struct error *err)
+{
+	struct x86_vm *x = vm->arch;
+	struct cpu_topology topo = { .vcpu_id = vcpu->id, .nr_vcpus = vm->nr_vcpus,
+				     .smt = vm->smt };
+	return x86_vcpu_configure(vcpu->fd, &x->kernel, x->cpuid, &topo, err);
+}
+
+void arch_vcpu_dump(struct vcpu *vcpu)
+{
+	x86_vcpu_log_state(vcpu->fd, vcpu->id);
+}
+
+void arch_vm_destroy(struct vm *vm)
+{
+	struct x86_vm *x = vm->arch;
+	if (!x)
+		return;
+	i8042_destroy(x->i8042);
+	serial_destroy(vm->console);
+	vm->console = NULL;
+	free(x->cpuid);
+	free(x);
+	vm->arch = NULL;
+}

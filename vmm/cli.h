@@ -1,0 +1,36 @@
+/* kiln's command line: Firecracker's flags, parsed strictly. */
+#ifndef KILN_CLI_H
+#define KILN_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "error.h"
+#include "log.h"
+
+struct cli {
+	const char *config_file;
+	const char *id;
+	const char *log_path;
+	enum log_level level;
+	bool level_set;
+	bool show_level;
+	bool show_log_origin;
+	const char *metrics_path;
+	bool boot_timer;
+	bool help;
+	bool version;
+	uint64_t start_time_us;		/* from the jailer: its CLOCK_MONOTONIC start */
+	uint64_t start_time_cpu_us;
+	uint64_t parent_cpu_time_us;
+	bool has_start_time;
+};
+
+#define CLI_DEFAULT_ID "anonymous-instance"
+
+/* Parse argv; err names the offending flag. */
+int cli_parse(int argc, char **argv, struct cli *cli, struct error *err) MUST_CHECK;
+/* 1 to 64 characters of [A-Za-z0-9-]. */
+bool cli_valid_id(const char *id);
+extern const char cli_usage[];
+
+#endif

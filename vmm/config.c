@@ -1,0 +1,356 @@
+/* The VM configuration: Firecracker's config-file schema, parsed strictly with jansson. */
+#include "config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Top-level sections kiln knows but has no device for yet: refused, never ignored. */
+static const char *const unsupported_sections[] = {
+	"vsock", "balloon", "entropy", "pmem", "memory-hotplug", "mmds-config", "cpu-config",
+};
+
+static int check_keys(json_t *obj, const char *path, const char *const *known, size_t n,
+		      struct error *err)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(obj, key, v) {
+		bool ok = false;
+		for (size_t i = 0; i < n && !ok; i++)
+			ok = strcmp(key, known[i]) == 0;
+		if (!ok)
+			return error_set(err, -EINVAL, "%s%s%s: unknown key", path, *path ? "." : "",
+					 key);
+	}
+	return 0;
+}
+
+static const char *type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number with a fraction";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	default: return "null";
+	}
+}
+
+/* An optional object member: NULL when absent or null. */
+static json_t *member(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+	return v && !json_is_null(v) ? v : NULL;
+}
+
+static int get_string(json_t *obj, const char *path, const char *key, bool required,
+		      char **out, struct error *err)
+{
+	json_t *v = member(obj, key);
+	if (!v) {
+		if (required)
+			return error_set(err, -EINVAL, "%s.%s: missing required key", path, key);
+		return 0;
+	}
+	if (!json_is_string(v))
+		return error_set(err, -EINVAL, "%s.%s: expected a string, got %s", path, key,
+				 type_name(v));
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return error_set(err, -EINVAL, "%s.%s: contains a NUL character", path, key);
+	free(*out);
+	*out = strdup(json_string_value(v));
+	return *out ? 0 : error_set(err, -ENOMEM, "out of memory");
+}
+
+static int get_path(json_t *obj, const char *path, const char *key, bool required,
+		    char **out, struct error *err)
+{
+	int ret = get_string(obj, path, key, required, out, err);
+	if (ret == 0 && *out && **out == '\0')
+		return error_set(err, -EINVAL, "%s.%s: must not be empty", path, key);
+	return ret;
+}
+
+static int get_uint(json_t *obj, const char *path, const char *key, bool required,
+		    uint64_t min, uint64_t max, uint64_t *out, struct error *err)
+{
+	json_t *v = member(obj, key);
+	if (!v) {
+		if (required)
+			return error_set(err, -EINVAL, "%s.%s: missing required key", path, key);
+		return 0;
+	}
+	if (!json_is_integer(v))
+		return error_set(err, -EINVAL, "%s.%s: expected an integer, got %s", path, key,
+				 type_name(v));
+	json_int_t i = json_integer_value(v);
+	if (i < 0 || (uint64_t)i < min || (uint64_t)i > max) {
+		if (min == 1 && i == 0)
+			return error_set(err, -EINVAL, "%s.%s: must not be 0", path, key);
+		return error_set(err, -ERANGE, "%s.%s: %lld is out of range (%llu to %llu)",
+				 path, key, (long long)i, (unsigned long long)min,
+				 (unsigned long long)max);
+	}
+	*out = (uint64_t)i;
+	return 0;
+}
+
+static int get_bool(json_t *obj, const char *path, const char *key, bool *out,
+		    struct error *err)
+{
+	json_t *v = member(obj, key);
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return error_set(err, -EINVAL, "%s.%s: expected a boolean, got %s", path, key,
+				 type_name(v));
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int expect_object(json_t *v, const char *path, struct error *err)
+{
+	if (!json_is_object(v))
+		return error_set(err, -EINVAL, "%s: expected an object, got %s", path,
+				 type_name(v));
+	return 0;
+}
+
+static int parse_boot_source(json_t *o, struct boot_source *b, struct error *err)
+{
+	static const char *const keys[] = { "kernel_image_path", "boot_args", "initrd_path" };
+	const char *p = "boot-source";
+	int ret = expect_object(o, p, err);
+	if (ret == 0)
+		ret = check_keys(o, p, keys, ARRAY_SIZE(keys), err);
+	if (ret == 0)
+		ret = get_path(o, p, "kernel_image_path", true, &b->kernel_image_path, err);
+	if (ret == 0)
+		ret = get_string(o, p, "boot_args", false, &b->boot_args, err);
+	if (ret == 0)
+		ret = get_path(o, p, "initrd_path", false, &b->initrd_path, err);
+	return ret;
+}
+
+static int parse_machine(json_t *o, struct machine_config *m, struct error *err)
+{
+	static const char *const keys[] = { "vcpu_count", "mem_size_mib", "smt",
+					    "track_dirty_pages", "huge_pages", "cpu_template" };
+	const char *p = "machine-config";
+	uint64_t vcpus = m->vcpu_count;
+	bool dirty = false;
+	char *huge = NULL, *tmpl = NULL;
+	int ret = expect_object(o, p, err);
+
+	if (ret == 0)
+		ret = check_keys(o, p, keys, ARRAY_SIZE(keys), err);
+	if (ret == 0)
+		ret = get_uint(o, p, "vcpu_count", true, 1, CONFIG_MAX_VCPUS, &vcpus, err);
+	if (ret == 0)
+		ret = get_uint(o, p, "mem_size_mib", true, 1, UINT64_MAX >> 20, &m->mem_size_mib,
+			       err);
+	if (ret == 0)
+		ret = get_bool(o, p, "smt", &m->smt, err);
+	if (ret == 0)
+		ret = get_bool(o, p, "track_dirty_pages", &dirty, err);
+	if (ret == 0 && dirty)
+		ret = error_set(err, -ENOTSUP, "%s.track_dirty_pages: not supported yet "
+				"(kiln has no snapshots)", p);
+	if (ret == 0)
+		ret = get_string(o, p, "huge_pages", false, &huge, err);
+	if (ret == 0 && huge) {
+		if (strcmp(huge, "None") == 0)
+			m->huge_pages = GM_BACKING_ANON;
+		else if (strcmp(huge, "Transparent") == 0)
+			m->huge_pages = GM_BACKING_THP;
+		else if (strcmp(huge, "2M") == 0)
+			m->huge_pages = GM_BACKING_HUGETLB;
+		else
+			ret = error_set(err, -EINVAL, "%s.huge_pages: \"%s\" is not one of None, "
+					"Transparent, 2M", p, huge);
+	}
+	if (ret == 0)
+		ret = get_string(o, p, "cpu_template", false, &tmpl, err);
+	if (ret == 0 && tmpl && strcmp(tmpl, "None") != 0)
+		ret = error_set(err, -ENOTSUP, "%s.cpu_template: \"%s\" is not supported yet "
+				"(only \"None\")", p, tmpl);
+	if (ret == 0 && m->smt && vcpus > 1 && vcpus % 2)
+		ret = error_set(err, -EINVAL, "%s.vcpu_count: must be 1 or even when smt is "
+				"true", p);
+	if (ret == 0 && m->huge_pages != GM_BACKING_ANON && m->mem_size_mib % 2)
+		ret = error_set(err, -EINVAL, "%s.mem_size_mib: must be a multiple of 2 with "
+				"huge pages", p);
+	m->vcpu_count = (unsigned int)vcpus;
+	free(huge);
+	free(tmpl);
+	return ret;
+}
+
+static int parse_logger(json_t *o, struct logger_config *l, struct error *err)
+{
+	static const char *const keys[] = { "log_path", "level", "show_level",
+					    "show_log_origin", "module" };
+	const char *p = "logger";
+	char *level = NULL, *module = NULL;
+	int ret = expect_object(o, p, err);
+
+	if (ret == 0)
+		ret = check_keys(o, p, keys, ARRAY_SIZE(keys), err);
+	if (ret == 0)
+		ret = get_path(o, p, "log_path", false, &l->log_path, err);
+	if (ret == 0)
+		ret = get_string(o, p, "level", false, &level, err);
+	if (ret == 0 && level) {
+		if (log_parse_level(level, &l->level) < 0)
+			ret = error_set(err, -EINVAL, "%s.level: \"%s\" is not one of Error, "
+					"Warning, Info, Debug, Trace, Off", p, level);
+		l->level_set = true;
+	}
+	if (ret == 0)
+		ret = get_bool(o, p, "show_level", &l->show_level, err);
+	if (ret == 0)
+		ret = get_bool(o, p, "show_log_origin", &l->show_log_origin, err);
+	if (ret == 0)
+		ret = get_string(o, p, "module", false, &module, err);
+	if (ret == 0 && module)
+		ret = error_set(err, -ENOTSUP, "%s.module: filtering by module is not supported "
+				"yet", p);
+	free(level);
+	free(module);
+	return ret;
+}
+
+static int parse_metrics(json_t *o, struct metrics_config *m, struct error *err)
+{
+	static const char *const keys[] = { "metrics_path" };
+	int ret = expect_object(o, "metrics", err);
+	if (ret == 0)
+		ret = check_keys(o, "metrics", keys, ARRAY_SIZE(keys), err);
+	if (ret == 0)
+		ret = get_path(o, "metrics", "metrics_path", true, &m->metrics_path, err);
+	return ret;
+}
+
+static int parse_serial(json_t *o, struct serial_config *s, struct error *err)
+{
+	static const char *const keys[] = { "serial_out_path" };
+	int ret = expect_object(o, "serial", err);
+	if (ret == 0)
+		ret = check_keys(o, "serial", keys, ARRAY_SIZE(keys), err);
+	if (ret == 0)
+		ret = get_path(o, "serial", "serial_out_path", false, &s->serial_out_path, err);
+	return ret;
+}
+
+/* Device lists kiln cannot populate yet: an empty list is fine, anything else is refused. */
+static int parse_empty_list(json_t *v, const char *key, const char *what, struct error *err)
+{
+	if (!json_is_array(v))
+		return error_set(err, -EINVAL, "%s: expected an array, got %s", key, type_name(v));
+	if (json_array_size(v))
+		return error_set(err, -ENOTSUP, "%s: not supported yet (kiln has no %s device)",
+				 key, what);
+	return 0;
+}
+
+static int parse_root(json_t *root, struct vm_config *cfg, struct error *err)
+{
+	static const char *const keys[] = {
+		"boot-source", "machine-config", "drives", "network-interfaces", "logger",
+		"metrics", "serial", "vsock", "balloon", "entropy", "pmem", "memory-hotplug",
+		"mmds-config", "cpu-config",
+	};
+	json_t *v;
+	int ret;
+
+	if (!json_is_object(root))
+		return error_set(err, -EINVAL, "the configuration must be a JSON object, not %s",
+				 type_name(root));
+	ret = check_keys(root, "", keys, ARRAY_SIZE(keys), err);
+	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(unsupported_sections); i++) {
+		if (member(root, unsupported_sections[i]))
+			ret = error_set(err, -ENOTSUP, "%s: not supported yet",
+					unsupported_sections[i]);
+	}
+	if (ret < 0)
+		return ret;
+	if (!(v = member(root, "boot-source")))
+		return error_set(err, -EINVAL, "boot-source: missing required section");
+	if ((ret = parse_boot_source(v, &cfg->boot, err)) < 0)
+		return ret;
+	if ((v = member(root, "machine-config")) && (ret = parse_machine(v, &cfg->machine, err)))
+		return ret;
+	if ((v = member(root, "drives")) && (ret = parse_empty_list(v, "drives", "block", err)))
+		return ret;
+	if ((v = member(root, "network-interfaces")) &&
+	    (ret = parse_empty_list(v, "network-interfaces", "network", err)))
+		return ret;
+	if ((v = member(root, "logger"))) {
+		cfg->has_logger = true;
+		if ((ret = parse_logger(v, &cfg->logger, err)))
+			return ret;
+	}
+	if ((v = member(root, "metrics"))) {
+		cfg->has_metrics = true;
+		if ((ret = parse_metrics(v, &cfg->metrics, err)))
+			return ret;
+	}
+	if ((v = member(root, "serial")) && (ret = parse_serial(v, &cfg->serial, err)))
+		return ret;
+	return 0;
+}
+
+void config_defaults(struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->machine.vcpu_count = 1;
+	cfg->machine.mem_size_mib = CONFIG_DEFAULT_MEM_MIB;
+	cfg->machine.huge_pages = GM_BACKING_ANON;
+	cfg->logger.level = LOG_INFO;
+}
+
+static int load(json_t *root, const json_error_t *jerr, const char *what,
+		struct vm_config *cfg, struct error *err)
+{
+	if (!root)
+		return error_set(err, -EINVAL, "%s: invalid JSON at line %d, column %d: %s", what,
+				 jerr->line, jerr->column, jerr->text);
+	int ret = parse_root(root, cfg, err);
+	json_decref(root);
+	return ret;
+}
+
+int config_load_file(const char *path, struct vm_config *cfg, struct error *err)
+{
+	json_error_t jerr;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return error_set(err, -errno, "%s: %s", path, strerror(errno));
+	json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+	fclose(f);
+	return load(root, &jerr, path, cfg, err);
+}
+
+int config_load_string(const char *json, struct vm_config *cfg, struct error *err)
+{
+	json_error_t jerr;
+	json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
+	return load(root, &jerr, "config", cfg, err);
+}
+
+void config_free(struct vm_config *cfg)
+{
+	free(cfg->boot.kernel_image_path);
+	free(cfg->boot.boot_args);
+	free(cfg->boot.initrd_path);
+	free(cfg->logger.log_path);
+	free(cfg->metrics.metrics_path);
+	free(cfg->serial.serial_out_path);
+	memset(cfg, 0, sizeof(*cfg));
+}

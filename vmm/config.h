@@ -1,0 +1,64 @@
+/* The VM configuration: Firecracker's config-file schema, parsed strictly with jansson. */
+#ifndef KILN_CONFIG_H
+#define KILN_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "error.h"
+#include "log.h"
+#include "memory.h"
+
+#define CONFIG_MAX_VCPUS 32
+#define CONFIG_DEFAULT_MEM_MIB 128
+#define CONFIG_DEFAULT_BOOT_ARGS "console=ttyS0 reboot=k panic=1 pci=off"
+
+struct boot_source {
+	char *kernel_image_path;
+	char *boot_args;		/* NULL: CONFIG_DEFAULT_BOOT_ARGS */
+	char *initrd_path;		/* NULL: none */
+};
+
+struct machine_config {
+	unsigned int vcpu_count;
+	uint64_t mem_size_mib;
+	bool smt;
+	enum gm_backing huge_pages;
+};
+
+struct logger_config {
+	char *log_path;
+	enum log_level level;
+	bool level_set;
+	bool show_level;
+	bool show_log_origin;
+};
+
+struct metrics_config {
+	char *metrics_path;
+};
+
+struct serial_config {
+	char *serial_out_path;		/* NULL: standard output */
+};
+
+struct vm_config {
+	struct boot_source boot;
+	struct machine_config machine;
+	struct logger_config logger;
+	bool has_logger;
+	struct metrics_config metrics;
+	bool has_metrics;
+	struct serial_config serial;
+};
+
+/* Defaults for everything optional (1 vCPU, 128 MiB, no initrd...). */
+void config_defaults(struct vm_config *cfg);
+/*
+ * Parse a config file. On error, err->msg names the JSON path and the problem
+ * (e.g. "machine-config.vcpu_count: must be between 1 and 32").
+ */
+int config_load_file(const char *path, struct vm_config *cfg, struct error *err) MUST_CHECK;
+int config_load_string(const char *json, struct vm_config *cfg, struct error *err) MUST_CHECK;
+void config_free(struct vm_config *cfg);
+
+#endif

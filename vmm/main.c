@@ -1,0 +1,322 @@
+/* kiln: run one microVM. Parse, acquire every resource, restrict, run, stop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arch.h"
+#include "cli.h"
+#include "config.h"
+#include "console.h"
+#include "devices/boot_timer.h"
+#include "devices/serial.h"
+#include "evloop.h"
+#include "exit_codes.h"
+#include "io.h"
+#include "kvm.h"
+#include "log.h"
+#include "metrics.h"
+#include "signals.h"
+#include "vcpu.h"
+#include "vm.h"
+
+struct kiln {
+	struct cli cli;
+	struct vm_config cfg;
+	struct vm vm;
+	struct evloop loop;
+	struct metrics metrics;
+	struct boot_timer boot_timer;
+	int kvm_fd;
+	int metrics_timer_fd;
+};
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Log the error and give main() the exit code to return. */
+static int fail(int code, const struct error *err)
+{
+	log_error("%s", err->msg);
+	return code;
+}
+
+static int open_output(const char *key, const char *path, int *fd, struct error *err)
+{
+	*fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (*fd < 0)
+		return error_set(err, -errno, "%s: %s: %s", key, path, strerror(errno));
+	return 0;
+}
+
+/* Logger settings: the config file's logger section, then command-line flags over it. */
+static int setup_logger(struct kiln *k, struct error *err)
+{
+	const struct logger_config *lc = &k->cfg.logger;
+	struct log_config c = { .id = k->cli.id, .level = LOG_INFO, .fd = -1 };
+	const char *path = k->cli.log_path ? k->cli.log_path : lc->log_path;
+
+	if (lc->level_set)
+		c.level = lc->level;
+	if (k->cli.level_set)
+		c.level = k->cli.level;
+	c.show_level = k->cli.show_level || lc->show_level;
+	c.show_origin = k->cli.show_log_origin || lc->show_log_origin;
+	if (path && open_output(k->cli.log_path ? "--log-path" : "logger.log_path", path, &c.fd,
+				err) < 0)
+		return err->code;
+	log_configure(&c);
+	return 0;
+}
+
+static int setup_metrics(struct kiln *k, struct error *err)
+{
+	const char *path = k->cli.metrics_path ? k->cli.metrics_path : k->cfg.metrics.metrics_path;
+	int fd = -1;
+
+	if (path && open_output(k->cli.metrics_path ? "--metrics-path" : "metrics.metrics_path",
+				path, &fd, err) < 0)
+		return err->code;
+	metrics_init(&k->metrics, fd);
+	return 0;
+}
+
+static int check_vcpu_limit(int kvm_fd, unsigned int want, struct error *err)
+{
+	int max = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (max <= 0)
+		max = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	if (max > 0 && want > (unsigned int)max)
+		return error_set(err, -EINVAL, "machine-config.vcpu_count: %u exceeds this host's "
+				 "KVM limit of %d", want, max);
+	return 0;
+}
+
+static void on_stop(void *opaque, uint32_t events)
+{
+	struct kiln *k = opaque;
+	uint64_t v;
+	(void)events;
+	if (read(k->vm.stop_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_error("stop eventfd: %m");
+	k->loop.stop = true;
+}
+
+static void on_metrics_timer(void *opaque, uint32_t events)
+{
+	struct kiln *k = opaque;
+	uint64_t expirations;
+	(void)events;
+	if (read(k->metrics_timer_fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	if (metrics_flush(&k->metrics) < 0)
+		log_ratelimited(LOG_WARN, "writing metrics: %m");
+}
+
+static int setup_boot_timer(struct kiln *k, struct error *err)
+{
+	uint64_t gpa;
+	int ret;
+
+	k->boot_timer.start_wall_us = k->cli.has_start_time ? k->cli.start_time_us
+							    : k->vm.main_start_ns / 1000u;
+	k->boot_timer.start_cpu_us = k->cli.start_time_cpu_us + k->cli.parent_cpu_time_us;
+	ret = vm_alloc_mmio(&k->vm, BOOT_TIMER_SIZE, &gpa);
+	if (ret == 0)
+		ret = bus_register(&k->vm.mmio, gpa, BOOT_TIMER_SIZE, &boot_timer_bus_ops,
+				   &k->boot_timer, "boot-timer");
+	if (ret < 0)
+		return error_set(err, ret, "--boot-timer: %s", strerror(-ret));
+	log_debug("boot timer at MMIO 0x%llx", (unsigned long long)gpa);
+	return 0;
+}
+
+static int register_metrics(struct kiln *k)
+{
+	const struct serial_stats *s = serial_stats(k->vm.console);
+	int ret = 0;
+
+	ret |= metrics_add(&k->metrics, "uart", "write_count", &s->write_count);
+	ret |= metrics_add(&k->metrics, "uart", "missed_write_count", &s->missed_write_count);
+	ret |= metrics_add(&k->metrics, "uart", "read_count", &s->read_count);
+	/* Each metric sums one counter over every vCPU. */
+	const struct vcpu *v = k->vm.vcpus;
+	const size_t stride = sizeof(*v);
+	const unsigned int n = k->vm.nr_vcpus;
+	ret |= metrics_add_sum(&k->metrics, "vcpu", "exit_io", &v->stats.exits_io, stride, n);
+	ret |= metrics_add_sum(&k->metrics, "vcpu", "exit_mmio", &v->stats.exits_mmio, stride, n);
+	ret |= metrics_add_sum(&k->metrics, "vcpu", "unhandled_io", &v->stats.unhandled_io,
+			       stride, n);
+	ret |= metrics_add_sum(&k->metrics, "vcpu", "unhandled_mmio", &v->stats.unhandled_mmio,
+			       stride, n);
+	ret |= metrics_add(&k->metrics, "logger", "missed_log_count", log_missed_counter());
+	return ret;
+}
+
+/* Step 3: every host resource and every guest structure, before anything runs. */
+static int build_vm(struct kiln *k, struct error *err, int *code)
+{
+	const struct vm_config *cfg = &k->cfg;
+	int ret;
+
+	*code = EXIT_GENERIC;
+	k->kvm_fd = kvm_open("/dev/kvm", err);
+	if (k->kvm_fd < 0)
+		return k->kvm_fd;
+	if ((ret = kvm_check_caps(k->kvm_fd, kvm_common_caps, kvm_common_caps_nr, err)) < 0 ||
+	    (ret = arch_check_caps(k->kvm_fd, err)) < 0)
+		return ret;
+
+	*code = EXIT_BAD_CONFIG;
+	if ((ret = check_vcpu_limit(k->kvm_fd, cfg->machine.vcpu_count, err)) < 0)
+		return ret;
+	k->vm.smt = cfg->machine.smt;
+	if ((ret = vm_create(&k->vm, k->kvm_fd, &cfg->machine, err)) < 0)
+		return ret;
+	k->vm.console_out_fd = STDOUT_FILENO;
+	if (cfg->serial.serial_out_path &&
+	    (ret = open_output("serial.serial_out_path", cfg->serial.serial_out_path,
+			       &k->vm.console_out_fd, err)) < 0)
+		return ret;
+
+	*code = EXIT_GENERIC;
+	if ((ret = vm_create_vcpus(&k->vm, cfg->machine.vcpu_count, err)) < 0)
+		return ret;
+	k->vm.console_rx_space = console_rx_space;
+	if ((ret = arch_devices_init(&k->vm, cfg, err)) < 0)
+		return ret;
+	if (k->cli.boot_timer && (ret = setup_boot_timer(k, err)) < 0)
+		return ret;
+
+	*code = EXIT_BAD_CONFIG;
+	cmdline_append(&k->vm.cmdline, "%s",
+		       cfg->boot.boot_args ? cfg->boot.boot_args : CONFIG_DEFAULT_BOOT_ARGS);
+	if (cmdline_check(&k->vm.cmdline, CMDLINE_MAX) < 0)
+		return error_set(err, -E2BIG, "boot-source.boot_args: the kernel command line is "
+				 "%zu bytes; at most %d fit in its page", k->vm.cmdline.want,
+				 CMDLINE_MAX - 1);
+	if ((ret = arch_load_boot(&k->vm, &cfg->boot, err)) < 0)
+		return ret;
+
+	*code = EXIT_GENERIC;
+	for (unsigned int i = 0; i < k->vm.nr_vcpus; i++)
+		if ((ret = arch_vcpu_init(&k->vm, &k->vm.vcpus[i], err)) < 0)
+			return ret;
+	return 0;
+}
+
+/* The event loop's sources: stop requests, signals, console input, the metrics timer. */
+static int setup_loop(struct kiln *k, struct error *err)
+{
+	struct itimerspec period = { { METRICS_PERIOD_S, 0 }, { METRICS_PERIOD_S, 0 } };
+	int ret;
+
+	if ((ret = evloop_init(&k->loop)) < 0)
+		return error_set(err, ret, "epoll: %s", strerror(-ret));
+	if ((ret = evloop_add(&k->loop, k->vm.stop_efd, EPOLLIN, on_stop, k)) < 0 ||
+	    (ret = signals_attach(&k->loop, &k->vm)) < 0 ||
+	    (ret = console_attach(&k->loop, k->vm.console, STDIN_FILENO)) < 0)
+		return error_set(err, ret, "event loop: %s", strerror(-ret));
+	if (k->metrics.fd >= 0) {
+		k->metrics_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (k->metrics_timer_fd < 0 ||
+		    timerfd_settime(k->metrics_timer_fd, 0, &period, NULL) < 0 ||
+		    (ret = evloop_add(&k->loop, k->metrics_timer_fd, EPOLLIN, on_metrics_timer,
+				      k)) < 0)
+			return error_set(err, -errno, "metrics timer: %s", strerror(errno));
+	}
+	return register_metrics(k) < 0 ? error_set(err, -ENOSPC, "too many metrics") : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct kiln k = { .kvm_fd = -1, .metrics_timer_fd = -1 };
+	struct error err = { 0 };
+	int code, ret;
+
+	k.vm.main_start_ns = monotonic_ns();
+	k.vm.vm_fd = k.vm.stop_efd = -1;
+
+	/* 1. The command line. */
+	if (cli_parse(argc, argv, &k.cli, &err) < 0)
+		return fail(EXIT_BAD_ARGS, &err);
+	if (k.cli.help) {
+		fputs(cli_usage, stdout);
+		return EXIT_OK;
+	}
+	if (k.cli.version) {
+		printf("kiln %s\n", KILN_VERSION);
+		return EXIT_OK;
+	}
+	log_configure(&(struct log_config){ .id = k.cli.id, .level = k.cli.level, .fd = -1,
+					    .show_level = k.cli.show_level,
+					    .show_origin = k.cli.show_log_origin });
+	if (signals_install_fatal() < 0)
+		return EXIT_GENERIC;
+
+	/* 2. The configuration file, and the logger and metrics it (or the flags) ask for. */
+	config_defaults(&k.cfg);
+	if (config_load_file(k.cli.config_file, &k.cfg, &err) < 0)
+		return fail(EXIT_BAD_CONFIG, &err);
+	if (setup_logger(&k, &err) < 0 || setup_metrics(&k, &err) < 0)
+		return fail(EXIT_BAD_CONFIG, &err);
+	log_info("Running kiln v%s", KILN_VERSION);
+
+	/* 3. Acquire: KVM, guest memory, vCPUs, devices, kernel and boot tables, the loop. */
+	if (build_vm(&k, &err, &code) < 0) {
+		vm_destroy(&k.vm);
+		return fail(code, &err);
+	}
+	if (setup_loop(&k, &err) < 0) {
+		console_restore();
+		vm_destroy(&k.vm);
+		return fail(EXIT_GENERIC, &err);
+	}
+
+	/*
+	 * 4. Restrict. kiln holds no privileges of its own: the jailer dropped them before
+	 * exec. Per-thread seccomp filters are installed here and at the top of each vCPU
+	 * thread once they exist.
+	 */
+
+	/* 5. Run until the guest or a signal stops the VM. */
+	if (vm_start(&k.vm, &err) < 0) {
+		vm_join(&k.vm);
+		console_restore();
+		vm_destroy(&k.vm);
+		return fail(EXIT_GENERIC, &err);
+	}
+	metrics_flush(&k.metrics);
+	ret = evloop_run(&k.loop);
+	if (ret < 0) {
+		log_error("event loop: %s", strerror(-ret));
+		vm_request_stop(&k.vm, EXIT_GENERIC);
+	}
+
+	/* 6. Stop: every vCPU out of KVM_RUN, final metrics, the terminal as it was. */
+	vm_request_stop(&k.vm, EXIT_OK);
+	code = vm_join(&k.vm);
+	if (atomic_load(&k.vm.startup.recorded))
+		log_debug("first KVM_RUN after %llu us of CPU time, %llu us since start",
+			  (unsigned long long)k.vm.startup.cpu_us,
+			  (unsigned long long)k.vm.startup.wall_us);
+	if (metrics_flush(&k.metrics) < 0)
+		log_warn("writing metrics: %m");
+	console_restore();
+	log_info("kiln exiting with code %d", code);
+	vm_destroy(&k.vm);
+	evloop_destroy(&k.loop);
+	config_free(&k.cfg);
+	return code;
+}

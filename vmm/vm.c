@@ -1,0 +1,183 @@
+/* One virtual machine: KVM handles, guest memory, device buses, vCPUs and the stop protocol. */
+#include "vm.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "arch.h"
+#include "io.h"
+#include "log.h"
+#include "vcpu.h"
+
+static int register_memory(struct vm *vm, struct error *err)
+{
+	for (unsigned int i = 0; i < vm->mem.nr; i++) {
+		const struct gm_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uint64_t)(uintptr_t)r->host,
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+			return error_set(err, -errno, "KVM_SET_USER_MEMORY_REGION slot %u "
+					 "(0x%llx, %llu MiB): %s", i, (unsigned long long)r->gpa,
+					 (unsigned long long)(r->size >> 20), strerror(errno));
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, int kvm_fd, const struct machine_config *mc, struct error *err)
+{
+	struct gm_region layout[GM_MAX_REGIONS];
+	unsigned int nr = 0;
+	uint64_t mem_size;
+	int ret;
+
+	vm->kvm_fd = kvm_fd;
+	vm->vm_fd = -1;
+	vm->stop_efd = -1;
+	vm->console_out_fd = -1;
+	atomic_init(&vm->stopping, false);
+	atomic_init(&vm->exit_code, 0);
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
+	cmdline_init(&vm->cmdline);
+
+	vm->vcpu_mmap_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->vcpu_mmap_size < (int)sizeof(struct kvm_run))
+		return error_set(err, -errno, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+
+	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_efd < 0)
+		return error_set(err, -errno, "eventfd: %s", strerror(errno));
+
+	vm->vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return error_set(err, -errno, "KVM_CREATE_VM: %s", strerror(errno));
+
+	if (MUL_OVERFLOWS(mc->mem_size_mib, MiB(1), &mem_size))
+		return error_set(err, -EINVAL, "machine-config.mem_size_mib: %llu MiB is too large",
+				 (unsigned long long)mc->mem_size_mib);
+	ret = arch_mem_layout(mem_size, layout, &nr, err);
+	if (ret < 0)
+		return ret;
+	ret = gm_create(&vm->mem, layout, nr, mc->huge_pages);
+	if (ret < 0)
+		return error_set(err, ret, "machine-config.mem_size_mib: cannot map %llu MiB of "
+				 "guest memory%s: %s", (unsigned long long)mc->mem_size_mib,
+				 mc->huge_pages == GM_BACKING_HUGETLB ? " in 2 MiB huge pages" : "",
+				 strerror(-ret));
+	ret = register_memory(vm, err);
+	if (ret < 0)
+		return ret;
+	return arch_vm_init(vm, err);
+}
+
+int vm_create_vcpus(struct vm *vm, unsigned int count, struct error *err)
+{
+	vm->vcpus = calloc(count, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return error_set(err, -ENOMEM, "out of memory for %u vCPUs", count);
+	for (unsigned int i = 0; i < count; i++) {
+		int ret = vcpu_create(vm, &vm->vcpus[i], i);
+		vm->nr_vcpus = i + (ret == 0);
+		if (ret < 0)
+			return error_set(err, ret, "KVM_CREATE_VCPU %u: %s", i, strerror(-ret));
+	}
+	return 0;
+}
+
+int vm_start(struct vm *vm, struct error *err)
+{
+	int ret = vcpu_signal_setup();
+	if (ret < 0)
+		return error_set(err, ret, "vCPU kick signal: %s", strerror(-ret));
+	/* The main thread joins the barrier too, so every vCPU enters KVM_RUN together. */
+	ret = pthread_barrier_init(&vm->start_barrier, NULL, vm->nr_vcpus + 1);
+	if (ret)
+		return error_set(err, -ret, "pthread_barrier_init: %s", strerror(ret));
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		ret = vcpu_start(&vm->vcpus[i]);
+		if (ret < 0) {
+			/* Threads already started are waiting at the barrier: release them to stop. */
+			vm_request_stop(vm, 1);
+			for (unsigned int j = i; j < vm->nr_vcpus; j++)
+				pthread_barrier_wait(&vm->start_barrier);
+			return error_set(err, ret, "starting vCPU %u: %s", i, strerror(-ret));
+		}
+	}
+	pthread_barrier_wait(&vm->start_barrier);
+	return 0;
+}
+
+void vm_request_stop(struct vm *vm, int exit_code)
+{
+	bool expected = false;
+	if (atomic_compare_exchange_strong(&vm->stopping, &expected, true))
+		atomic_store(&vm->exit_code, exit_code);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	uint64_t one = 1;
+	if (vm->stop_efd >= 0 && write(vm->stop_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_error("stop eventfd: %m");
+}
+
+bool vm_stopping(const struct vm *vm)
+{
+	return atomic_load(&vm->stopping);
+}
+
+int vm_join(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		if (vm->vcpus[i].thread_started) {
+			pthread_join(vm->vcpus[i].thread, NULL);
+			vm->vcpus[i].thread_started = false;
+		}
+	}
+	return atomic_load(&vm->exit_code);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	vm->nr_vcpus = 0;
+	arch_vm_destroy(vm);
+	gm_destroy(&vm->mem);
+	close_quietly(vm->vm_fd);
+	close_quietly(vm->stop_efd);
+	vm->vm_fd = vm->stop_efd = -1;
+}
+
+int vm_alloc_mmio(struct vm *vm, uint64_t size, uint64_t *gpa)
+{
+	uint64_t start = ALIGN_UP(vm->mmio_next, 4096ULL), end;
+	if (size == 0 || ADD_OVERFLOWS(start, size, &end) || end > vm->mmio_end)
+		return -ENOSPC;
+	*gpa = start;
+	vm->mmio_next = end;
+	return 0;
+}
+
+int vm_alloc_irq(struct vm *vm, unsigned int *gsi)
+{
+	if (vm->irq_next > vm->irq_last)
+		return -ENOSPC;
+	*gsi = vm->irq_next++;
+	return 0;
+}
+
+int vm_irq_line(struct vm *vm, unsigned int gsi, int level)
+{
+	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
+}

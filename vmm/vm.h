@@ -1,0 +1,86 @@
+/* One virtual machine: KVM handles, guest memory, device buses, vCPUs and the stop protocol. */
+#ifndef KILN_VM_H
+#define KILN_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "bus.h"
+#include "cmdline.h"
+#include "config.h"
+#include "error.h"
+#include "memory.h"
+
+struct vcpu;
+struct serial;
+
+/* Figures recorded at the first KVM_RUN, for the start-up benchmark. */
+struct vm_startup {
+	atomic_bool recorded;
+	uint64_t cpu_us;	/* process CPU time since exec */
+	uint64_t wall_us;	/* wall time since main() */
+};
+
+struct vm {
+	int kvm_fd;
+	int vm_fd;
+	int vcpu_mmap_size;
+	struct guest_mem mem;
+	struct bus pio;
+	struct bus mmio;
+	struct cmdline cmdline;
+
+	unsigned int nr_vcpus;
+	bool smt;
+	struct vcpu *vcpus;
+	pthread_barrier_t start_barrier;
+
+	atomic_bool stopping;
+	atomic_int exit_code;
+	int stop_efd;		/* eventfd: wakes the main loop when a stop is requested */
+
+	/* Device placement: the architecture sets the ranges, devices allocate from them. */
+	uint64_t mmio_next, mmio_end;
+	unsigned int irq_next, irq_last;
+
+	/* The console UART the machine created, and how its input is resumed. */
+	struct serial *console;
+	int console_out_fd;			/* -1: discard guest output */
+	void (*console_rx_space)(void *opaque);	/* FIFO has room again (any thread) */
+	void *console_opaque;
+
+	struct vm_startup startup;
+	uint64_t main_start_ns;	/* CLOCK_MONOTONIC at main() */
+	void *arch;		/* the architecture's private state */
+};
+
+/*
+ * Create the VM: KVM_CREATE_VM, guest memory laid out by the architecture and
+ * registered as memory slots, buses, the architecture's interrupt controllers.
+ */
+int vm_create(struct vm *vm, int kvm_fd, const struct machine_config *mc,
+	      struct error *err) MUST_CHECK;
+/* Create every vCPU fd and map its kvm_run area (before devices, after vm_create). */
+int vm_create_vcpus(struct vm *vm, unsigned int count, struct error *err) MUST_CHECK;
+/* Start one thread per vCPU; they run guest code until a stop is requested. */
+int vm_start(struct vm *vm, struct error *err) MUST_CHECK;
+/*
+ * Ask the VM to stop with an exit code; the first request's code wins. Safe from any
+ * thread: every vCPU leaves KVM_RUN promptly (immediate_exit plus a signal).
+ */
+void vm_request_stop(struct vm *vm, int exit_code);
+bool vm_stopping(const struct vm *vm);
+/* Join vCPU threads after a stop; returns the exit code. */
+int vm_join(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+/* Take a page-aligned MMIO window of `size` bytes; -ENOSPC when the hole is full. */
+int vm_alloc_mmio(struct vm *vm, uint64_t size, uint64_t *gpa) MUST_CHECK;
+/* Take the next free device interrupt line; -ENOSPC when none is left. */
+int vm_alloc_irq(struct vm *vm, unsigned int *gsi) MUST_CHECK;
+
+/* Raise or lower an interrupt line of the in-kernel irqchip. */
+int vm_irq_line(struct vm *vm, unsigned int gsi, int level);
+
+#endif
