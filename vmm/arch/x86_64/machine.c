@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arch.h"
@@ -183,9 +184,14 @@ int arch_devices_init(struct vm *vm, const struct vm_config *cfg, struct error *
 
 static int open_boot_file(const char *key, const char *path, struct error *err)
 {
+	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return error_set(err, -errno, "%s: %s: %s", key, path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return error_set(err, -EINVAL, "%s: %s: not a regular file", key, path);
+	}
 	return fd;
 }
 
@@ -215,6 +221,8 @@ int arch_load_boot(struct vm *vm, const struct boot_source *boot, struct error *
 		}
 	}
 	ret = x86_boot_tables_write(&vm->mem, &x->kernel, &vm->cmdline, &x->initrd, err);
+	if (ret == -E2BIG)
+		error_prefix(err, "boot-source.boot_args");
 	if (ret < 0)
 		return ret;
 	ret = x86_mptable_write(&vm->mem, vm->nr_vcpus);

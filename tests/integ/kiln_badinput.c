@@ -1,0 +1,257 @@
+/* Bad input gets one clear line naming the problem and the right exit code, and no VM. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kiln_util.h"
+
+static struct kt t;
+static struct proc_result r;
+
+static void setup(void) { kt_init(&t); }
+static void teardown(void) { kt_fini(&t); }
+
+TestSuite(kiln_badinput, .init = setup, .fini = teardown, .timeout = 30);
+
+/* Exactly one error line, containing `msg`, and no guest output. */
+static void expect_error(int code, const char *msg)
+{
+	cr_assert_eq(r.status, code, "exit %d, want %d; stderr:\n%s", r.status, code, r.err);
+	cr_assert_str_eq(r.out, "", "the guest ran: %s", r.out);
+	const char *line = strstr(r.err, "] ");
+	cr_assert_not_null(line, "%s", r.err);
+	cr_assert(strstr(r.err, msg), "want \"%s\" in:\n%s", msg, r.err);
+	int errors = 0;
+	for (const char *p = r.err; (p = strstr(p, msg)); p++)
+		errors++;
+	cr_assert_eq(errors, 1, "%s", r.err);
+	cr_assert_null(strstr(r.err, "exiting with code 0"), "%s", r.err);
+}
+
+static void run_json(const char *json)
+{
+	kt_config(&t, "%s", json);
+	kt_run(&t, &r, NULL, 20000, NULL);
+}
+
+static void run_boot(const char *kernel, const char *extra)
+{
+	kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\"%s}, "
+		  "\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64}}", kernel, extra);
+	kt_run(&t, &r, NULL, 20000, NULL);
+}
+
+static const char *write_file(const char *name, const void *data, size_t len)
+{
+	const char *p = kt_path(&t, name);
+	FILE *f = fopen(p, "w");
+	cr_assert_not_null(f);
+	fwrite(data, 1, len, f);
+	fclose(f);
+	return p;
+}
+
+Test(kiln_badinput, missing_kernel)
+{
+	run_boot("/nonexistent/vmlinux", "");
+	expect_error(152, "boot-source.kernel_image_path: /nonexistent/vmlinux: No such file "
+		     "or directory");
+}
+
+Test(kiln_badinput, kernel_is_a_directory)
+{
+	run_boot("/tmp", "");
+	expect_error(152, "boot-source.kernel_image_path: /tmp: not a regular file");
+}
+
+Test(kiln_badinput, kernel_unreadable_as_unprivileged_user)
+{
+	/* Root reads anything; check the message path with a file that vanished instead. */
+	const char *k = write_file("k", "x", 1);
+	unlink(k);
+	run_boot(k, "");
+	expect_error(152, "No such file or directory");
+}
+
+Test(kiln_badinput, garbage_kernel)
+{
+	char junk[4096];
+	memset(junk, 0x5a, sizeof(junk));
+	run_boot(write_file("junk", junk, sizeof(junk)), "");
+	expect_error(152, "not a kernel kiln can boot (neither an ELF vmlinux nor a bzImage)");
+}
+
+Test(kiln_badinput, truncated_elf)
+{
+	char buf[64 * 1024];
+	FILE *f = fopen(kt_guest("hello"), "r");
+	size_t n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	cr_assert_gt(n, 200);
+	run_boot(write_file("trunc.elf", buf, 40), "");
+	expect_error(152, "truncated ELF header");
+	run_boot(write_file("trunc2.elf", buf, 100), "");
+	expect_error(152, "truncated ELF program header table");
+	/* Headers intact, segment data cut off. */
+	run_boot(write_file("trunc3.elf", buf, 0x1000 + 16), "");
+	expect_error(152, "lies outside the file (truncated image?)");
+}
+
+Test(kiln_badinput, truncated_bzimage)
+{
+	char buf[2048];
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf + 0x202, "HdrS", 4);
+	buf[0x1fe] = 0x55;
+	buf[0x1ff] = (char)0xaa;
+	buf[0x206] = 0x0f;	/* version 2.15 */
+	buf[0x207] = 0x02;
+	buf[0x211] = 0x01;	/* LOADED_HIGH */
+	buf[0x236] = 0x01;	/* XLF_KERNEL_64 */
+	buf[0x1f1] = 3;		/* setup_sects: payload would start at 2048 */
+	run_boot(write_file("bz", buf, sizeof(buf)), "");
+	expect_error(152, "truncated bzImage: no payload");
+}
+
+Test(kiln_badinput, kernel_does_not_fit_in_memory)
+{
+	kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"machine-config\": "
+		  "{\"vcpu_count\": 1, \"mem_size_mib\": 1}}", kt_guest("hello"));
+	kt_run(&t, &r, NULL, 20000, NULL);
+	expect_error(152, "does not fit in guest memory");
+}
+
+Test(kiln_badinput, missing_initrd)
+{
+	run_boot(kt_guest("hello"), ", \"initrd_path\": \"/nonexistent/initrd\"");
+	expect_error(152, "boot-source.initrd_path: /nonexistent/initrd: No such file or "
+		     "directory");
+}
+
+Test(kiln_badinput, initrd_does_not_fit)
+{
+	const char *p = kt_path(&t, "big.initrd");
+	FILE *f = fopen(p, "w");
+	cr_assert_eq(ftruncate(fileno(f), 80 << 20), 0);
+	fclose(f);
+	char extra[512];
+	snprintf(extra, sizeof(extra), ", \"initrd_path\": \"%s\"", p);
+	run_boot(kt_guest("hello"), extra);
+	expect_error(152, "a 80 MiB initrd does not fit in guest memory above the kernel");
+}
+
+Test(kiln_badinput, command_line_longer_than_a_page)
+{
+	static char json[8192], args[5000];
+	memset(args, 'x', 4200);
+	args[4200] = '\0';
+	snprintf(json, sizeof(json), "{\"boot-source\": {\"kernel_image_path\": \"%s\", "
+		 "\"boot_args\": \"%s\"}}", kt_guest("hello"), args);
+	run_json(json);
+	expect_error(152, "boot-source.boot_args: the kernel command line is 4200 bytes; at "
+		     "most 4095 fit in its page");
+}
+
+Test(kiln_badinput, memory_zero_and_too_large)
+{
+	char json[1024];
+	snprintf(json, sizeof(json), "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, "
+		 "\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 0}}", kt_guest("hello"));
+	run_json(json);
+	expect_error(152, "machine-config.mem_size_mib: must not be 0");
+	snprintf(json, sizeof(json), "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, "
+		 "\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 1099511627776}}",
+		 kt_guest("hello"));
+	run_json(json);
+	expect_error(152, "machine-config.mem_size_mib: ");
+}
+
+Test(kiln_badinput, vcpu_count_zero_and_33)
+{
+	char json[1024];
+	snprintf(json, sizeof(json), "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, "
+		 "\"machine-config\": {\"vcpu_count\": 0, \"mem_size_mib\": 64}}", kt_guest("hello"));
+	run_json(json);
+	expect_error(152, "machine-config.vcpu_count: must not be 0");
+	snprintf(json, sizeof(json), "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, "
+		 "\"machine-config\": {\"vcpu_count\": 33, \"mem_size_mib\": 64}}", kt_guest("hello"));
+	run_json(json);
+	expect_error(152, "machine-config.vcpu_count: 33 is out of range (1 to 32)");
+}
+
+Test(kiln_badinput, invalid_json)
+{
+	run_json("{\"boot-source\": {\"kernel_image_path\": \"x\",}}");
+	expect_error(152, "invalid JSON at line 1, column 43");
+}
+
+Test(kiln_badinput, duplicate_key)
+{
+	run_json("{\"boot-source\": {\"kernel_image_path\": \"a\", \"kernel_image_path\": \"b\"}}");
+	expect_error(152, "duplicate object key");
+}
+
+Test(kiln_badinput, unknown_key_names_its_path)
+{
+	run_json("{\"boot-source\": {\"kernel_image_path\": \"a\"}, \"machine-config\": "
+		 "{\"vcpu_count\": 1, \"mem_size_mib\": 64, \"vcpus\": 2}}");
+	expect_error(152, "machine-config.vcpus: unknown key");
+	run_json("{\"boot-source\": {\"kernel_image_path\": \"a\"}, \"bootsource\": {}}");
+	expect_error(152, "bootsource: unknown key");
+}
+
+Test(kiln_badinput, wrong_type_names_its_path)
+{
+	run_json("{\"boot-source\": {\"kernel_image_path\": \"a\"}, \"machine-config\": "
+		 "{\"vcpu_count\": \"2\", \"mem_size_mib\": 64}}");
+	expect_error(152, "machine-config.vcpu_count: expected an integer, got a string");
+}
+
+Test(kiln_badinput, sections_without_a_device_are_refused)
+{
+	run_json("{\"boot-source\": {\"kernel_image_path\": \"a\"}, \"vsock\": {\"guest_cid\": 3, "
+		 "\"uds_path\": \"/tmp/v.sock\"}}");
+	expect_error(152, "vsock: not supported yet");
+	run_json("{\"boot-source\": {\"kernel_image_path\": \"a\"}, \"drives\": [{\"drive_id\": "
+		 "\"rootfs\"}]}");
+	expect_error(152, "drives: not supported yet (kiln has no block device)");
+}
+
+Test(kiln_badinput, unreadable_config_file)
+{
+	const char *argv[] = { t.kiln, "--config-file", "/nonexistent.json", NULL };
+	proc_run(argv, NULL, 10000, &r);
+	expect_error(152, "/nonexistent.json: No such file or directory");
+}
+
+Test(kiln_badinput, bad_arguments_exit_153)
+{
+	const char *none[] = { t.kiln, NULL };
+	proc_run(none, NULL, 10000, &r);
+	expect_error(153, "--config-file is required");
+	const char *unknown[] = { t.kiln, "--config-file", t.config, "--frobnicate", NULL };
+	proc_run(unknown, NULL, 10000, &r);
+	expect_error(153, "unknown option --frobnicate (see --help)");
+	const char *id[] = { t.kiln, "--config-file", t.config, "--id", "../etc", NULL };
+	proc_run(id, NULL, 10000, &r);
+	expect_error(153, "--id: \"../etc\" must be 1 to 64 characters");
+	const char *level[] = { t.kiln, "--config-file", t.config, "--level", "loud", NULL };
+	proc_run(level, NULL, 10000, &r);
+	expect_error(153, "--level: \"loud\" is not one of");
+	const char *value[] = { t.kiln, "--config-file", NULL };
+	proc_run(value, NULL, 10000, &r);
+	expect_error(153, "--config-file needs a value");
+}
+
+Test(kiln_badinput, help_and_version)
+{
+	const char *help[] = { t.kiln, "--help", NULL };
+	proc_run(help, NULL, 10000, &r);
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "Usage: kiln --config-file FILE"), "%s", r.out);
+	const char *version[] = { t.kiln, "--version", NULL };
+	proc_run(version, NULL, 10000, &r);
+	cr_assert_eq(r.status, 0);
+	cr_assert(strncmp(r.out, "kiln ", 5) == 0, "%s", r.out);
+}

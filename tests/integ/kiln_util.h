@@ -1,0 +1,28 @@
+/* Integration-test helpers for kiln: temp configs, test guests, running the real binary. */
+#ifndef KILN_TESTS_KILN_UTIL_H
+#define KILN_TESTS_KILN_UTIL_H
+
+#include <limits.h>
+#include "proc.h"
+
+struct kt {
+	char dir[PATH_MAX];	/* a fresh temp directory, removed by kt_fini */
+	char config[PATH_MAX + 32];
+	const char *kiln;
+};
+
+/* Skips the test unless $KILN and $GUESTS are set and /dev/kvm is usable. */
+void kt_init(struct kt *t);
+void kt_fini(struct kt *t);
+/* Absolute path of a test guest ELF (from $GUESTS). */
+const char *kt_guest(const char *name);
+/* Write `json` as the config file, formatted like printf. */
+void kt_config(struct kt *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A minimal config booting a test guest. */
+void kt_guest_config(struct kt *t, const char *guest, unsigned int vcpus, unsigned int mem_mib);
+/* Run kiln --config-file <config> [extra args...] (NULL-terminated) with stdin `in`. */
+void kt_run(struct kt *t, struct proc_result *r, const char *in, int timeout_ms, ...);
+/* Path inside the temp dir. */
+const char *kt_path(struct kt *t, const char *name);
+
+#endif
