@@ -128,7 +128,7 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBVMM) $(LIBJAILER) $(LIBCOMMO
 $(INTEG_BIN): $(call obj,$(INTEG_SRCS)) $(LIBCOMMON)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(VMM_LIBS) $(LDLIBS) $(CRITERION_LIBS)
-$(BUILD)/tools/bench/%: $(BUILD)/tools/bench/%.o $(LIBCOMMON)
+$(BUILD)/tools/bench/%: $(BUILD)/tools/bench/%.o $(LIBVMM) $(LIBCOMMON)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(VMM_LIBS) $(LDLIBS)
 
