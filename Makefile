@@ -137,7 +137,7 @@ $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(LIBCOMMON)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $(STATIC_LD) -o $@ $^ $(LDLIBS)
 
-# Freestanding x86-64 test guests, loaded by kiln as ELF kernels (see tests/guests/README).
+# Freestanding x86-64 test guests, loaded by kiln as ELF kernels (README.md, "Tests").
 include tests/guests/guests.mk
 
 test-bins: all $(UNIT_BINS) $(INTEG_BIN) $(HELPER_BINS) guests

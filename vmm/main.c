@@ -194,6 +194,7 @@ static int build_vm(struct kiln *k, struct error *err, int *code)
 	if ((ret = vm_create_vcpus(&k->vm, cfg->machine.vcpu_count, err)) < 0)
 		return ret;
 	k->vm.console_rx_space = console_rx_space;
+	k->vm.metrics = &k->metrics;
 	if ((ret = arch_devices_init(&k->vm, cfg, err)) < 0)
 		return ret;
 	if (k->cli.boot_timer && (ret = setup_boot_timer(k, err)) < 0)

@@ -14,6 +14,7 @@
 
 struct vcpu;
 struct serial;
+struct metrics;
 
 /* Figures recorded at the first KVM_RUN, for the start-up benchmark. */
 struct vm_startup {
@@ -49,6 +50,8 @@ struct vm {
 	int console_out_fd;			/* -1: discard guest output */
 	void (*console_rx_space)(void *opaque);	/* FIFO has room again (any thread) */
 	void *console_opaque;
+
+	struct metrics *metrics;	/* where devices register their counters */
 
 	struct vm_startup startup;
 	uint64_t main_start_ns;	/* CLOCK_MONOTONIC at main() */

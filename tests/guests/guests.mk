@@ -1,5 +1,5 @@
 # Freestanding x86-64 test guests: small, no SSE or the instructions an emulated
-# KVM lacks, linked at 1 MiB and loaded by kiln like a vmlinux (see README.md).
+# KVM lacks, linked at 1 MiB and loaded by kiln like a vmlinux (README.md, "Tests").
 GUEST_CC ?= gcc
 GUEST_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdlib -mgeneral-regs-only -mno-red-zone \
 	-fno-pic -fno-pie -fno-stack-protector -fno-asynchronous-unwind-tables \

@@ -17,6 +17,7 @@
 #include "kvm.h"
 #include "layout.h"
 #include "log.h"
+#include "metrics.h"
 #include "mptable.h"
 #include "regs.h"
 #include "vcpu.h"
@@ -179,6 +180,15 @@ int arch_devices_init(struct vm *vm, const struct vm_config *cfg, struct error *
 		ret = bus_register(&vm->pio, X86_POST_PORT, 1, &post_ops, NULL, "post");
 	if (ret < 0)
 		return error_set(err, ret, "registering legacy devices: %s", strerror(-ret));
+	if (vm->metrics) {
+		const struct i8042_stats *st = i8042_stats(x->i8042);
+		ret |= metrics_add(vm->metrics, "i8042", "reset_count", &st->reset_count);
+		ret |= metrics_add(vm->metrics, "i8042", "read_count", &st->read_count);
+		ret |= metrics_add(vm->metrics, "i8042", "write_count", &st->write_count);
+		ret |= metrics_add(vm->metrics, "i8042", "missed_read_count", &st->missed_read_count);
+		if (ret < 0)
+			return error_set(err, -ENOSPC, "too many metrics");
+	}
 	return 0;
 }
 
