@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -24,34 +23,42 @@ static const struct { int sig; int code; const char *name; } fatal[] = {
 	{ SIGSYS, EXIT_BAD_SYSCALL, "SIGSYS" },
 };
 
+/* Append a decimal number to s; async-signal-safe, unlike snprintf. */
+static void append_uint(char *s, unsigned int v)
+{
+	char digits[12];
+	int n = 0;
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	s += strlen(s);
+	while (n)
+		*s++ = digits[--n];
+	*s = '\0';
+}
+
 static void fatal_handler(int sig, siginfo_t *info, void *uctx)
 {
 	char msg[96] = "Shutting down VM after intercepting signal ";
+	int code = EXIT_UNEXPECTED;
 	(void)uctx;
+
 	for (size_t i = 0; i < ARRAY_SIZE(fatal); i++) {
-		if (fatal[i].sig != sig)
-			continue;
-		strcat(msg, fatal[i].name);
-		if (sig == SIGSYS) {
-			/* A seccomp denial: name the system call. */
-			char num[24];
-			int n = info->si_syscall, l = 0;
-			char tmp[16];
-			do { tmp[l++] = (char)('0' + n % 10); n /= 10; } while (n && l < 15);
-			size_t k = 0;
-			memcpy(num, " (syscall ", 10);
-			k = 10;
-			while (l)
-				num[k++] = tmp[--l];
-			num[k++] = ')';
-			num[k] = '\0';
-			strcat(msg, num);
+		if (fatal[i].sig == sig) {
+			strcat(msg, fatal[i].name);
+			code = fatal[i].code;
 		}
-		console_restore();
-		log_signal_safe(msg);
-		_exit(fatal[i].code);
 	}
-	_exit(EXIT_UNEXPECTED);
+	if (sig == SIGSYS) {
+		/* A seccomp denial: name the system call. */
+		strcat(msg, " (bad syscall ");
+		append_uint(msg, (unsigned int)info->si_syscall);
+		strcat(msg, ")");
+	}
+	console_restore();
+	log_signal_safe(msg);
+	_exit(code);
 }
 
 int signals_install_fatal(void)
