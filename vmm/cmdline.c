@@ -36,6 +36,8 @@ int cmdline_has(const struct cmdline *cl, const char *name)
 	size_t nl = strlen(name);
 	const char *p = cl->buf;
 
+	if (nl == 0)
+		return 0;	/* strstr would match "" at the same place forever */
 	while ((p = strstr(p, name)) != NULL) {
 		bool start = p == cl->buf || p[-1] == ' ';
 		bool end = p[nl] == '\0' || p[nl] == ' ' || p[nl] == '=';

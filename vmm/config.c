@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Top-level sections kiln knows but has no device for yet: refused, never ignored. */
 static const char *const unsupported_sections[] = {
@@ -329,9 +330,14 @@ static int load(json_t *root, const json_error_t *jerr, const char *what,
 int config_load_file(const char *path, struct vm_config *cfg, struct error *err)
 {
 	json_error_t jerr;
+	struct stat st;
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return error_set(err, -errno, "%s: %s", path, strerror(errno));
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+		fclose(f);
+		return error_set(err, -EINVAL, "%s: not a regular file", path);
+	}
 	json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
 	fclose(f);
 	return load(root, &jerr, path, cfg, err);

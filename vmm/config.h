@@ -55,7 +55,7 @@ struct vm_config {
 void config_defaults(struct vm_config *cfg);
 /*
  * Parse a config file. On error, err->msg names the JSON path and the problem
- * (e.g. "machine-config.vcpu_count: must be between 1 and 32").
+ * (e.g. "machine-config.vcpu_count: 33 is out of range (1 to 32)").
  */
 int config_load_file(const char *path, struct vm_config *cfg, struct error *err) MUST_CHECK;
 int config_load_string(const char *json, struct vm_config *cfg, struct error *err) MUST_CHECK;

@@ -225,6 +225,13 @@ Test(kiln_badinput, unreadable_config_file)
 	expect_error(152, "/nonexistent.json: No such file or directory");
 }
 
+Test(kiln_badinput, config_file_is_a_directory)
+{
+	const char *argv[] = { t.kiln, "--config-file", t.dir, NULL };
+	proc_run(argv, NULL, 10000, &r);
+	expect_error(152, ": not a regular file");
+}
+
 Test(kiln_badinput, bad_arguments_exit_153)
 {
 	const char *none[] = { t.kiln, NULL };

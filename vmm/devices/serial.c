@@ -260,12 +260,17 @@ static void serial_write(void *opaque, uint64_t offset, const uint8_t *data, uin
 
 	pthread_mutex_lock(&s->lock);
 	bool was_loop = s->mcr & MCR_LOOP;
+	bool was_full = s->rx_len == SERIAL_RX_FIFO;
 	reg_write(s, offset, data[0]);
-	/* Leaving loopback reconnects the input: let the host resume feeding it. */
-	bool reconnected = was_loop && !(s->mcr & MCR_LOOP);
+	/*
+	 * Leaving loopback reconnects the input, and clearing a full FIFO (FCR) makes
+	 * room in it: either way, let the host resume feeding it.
+	 */
+	bool resume = (was_loop && !(s->mcr & MCR_LOOP)) ||
+		      (was_full && s->rx_len < SERIAL_RX_FIFO);
 	update_irq(s);
 	pthread_mutex_unlock(&s->lock);
-	if (reconnected && s->ops && s->ops->rx_space)
+	if (resume && s->ops && s->ops->rx_space)
 		s->ops->rx_space(s->opaque);
 }
 

@@ -19,9 +19,15 @@ static unsigned int id_bits(unsigned int n)
 	return b;
 }
 
+/* SMT pairs vCPUs into cores; a single vCPU is a core of its own either way. */
+static unsigned int threads_per_core(const struct cpu_topology *t)
+{
+	return t->smt && t->nr_vcpus > 1 ? 2 : 1;
+}
+
 static void topology_leaf(struct kvm_cpuid_entry2 *e, const struct cpu_topology *t)
 {
-	unsigned int threads = t->smt ? 2 : 1;
+	unsigned int threads = threads_per_core(t);
 	unsigned int sub = e->index;
 
 	e->edx = t->vcpu_id;	/* x2APIC id */
@@ -43,7 +49,7 @@ static void topology_leaf(struct kvm_cpuid_entry2 *e, const struct cpu_topology 
 void x86_cpuid_filter(struct kvm_cpuid_entry2 *entries, unsigned int nr,
 		      const struct cpu_topology *t)
 {
-	unsigned int threads = t->smt ? 2 : 1;
+	unsigned int threads = threads_per_core(t);
 	unsigned int cores = t->nr_vcpus / threads ? t->nr_vcpus / threads : 1;
 
 	for (unsigned int i = 0; i < nr; i++) {

@@ -53,7 +53,7 @@ int x86_elf_load(int fd, uint64_t file_size, struct guest_mem *gm, struct x86_ke
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph[ELF_MAX_PHDRS];
 	uint64_t pvh_entry = 0, lo = UINT64_MAX, hi = 0;
-	bool entry_loaded = false;
+	bool entry_loaded = false, pvh_loaded = false;
 	int ret;
 
 	memset(k, 0, sizeof(*k));
@@ -108,6 +108,11 @@ int x86_elf_load(int fd, uint64_t file_size, struct guest_mem *gm, struct x86_ke
 		if (eh.e_entry >= p->p_paddr && eh.e_entry < end)
 			entry_loaded = true;
 	}
+	/* Notes come first or last in the table: check the PVH entry once all are known. */
+	for (unsigned int i = 0; i < eh.e_phnum && pvh_entry; i++)
+		if (ph[i].p_type == PT_LOAD && ph[i].p_memsz && pvh_entry >= ph[i].p_paddr &&
+		    pvh_entry - ph[i].p_paddr < ph[i].p_memsz)
+			pvh_loaded = true;
 	if (hi == 0)
 		return error_set(err, -EINVAL, "ELF file has no loadable segment");
 
@@ -127,7 +132,7 @@ int x86_elf_load(int fd, uint64_t file_size, struct guest_mem *gm, struct x86_ke
 	k->cmdline_max = 4096;
 	k->initrd_max = UINT64_MAX;
 	if (pvh_entry) {
-		if (!gm_contains(gm, pvh_entry, 1) || pvh_entry < lo || pvh_entry >= hi)
+		if (!pvh_loaded)
 			return error_set(err, -EINVAL, "PVH entry point 0x%llx is outside the "
 					 "loaded kernel", (unsigned long long)pvh_entry);
 		k->protocol = X86_BOOT_PVH;

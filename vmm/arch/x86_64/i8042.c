@@ -204,7 +204,8 @@ static void i8042_write(void *opaque, uint64_t offset, const uint8_t *data, uint
 	pthread_mutex_unlock(&k->lock);
 	if (reset) {
 		atomic_fetch_add_explicit(&k->stats.reset_count, 1, memory_order_relaxed);
-		k->ops->reset(k->opaque);
+		if (k->ops->reset)
+			k->ops->reset(k->opaque);
 	}
 }
 

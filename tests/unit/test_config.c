@@ -1,0 +1,415 @@
+/* Config-file parsing: Firecracker-style files accepted, bad ones refused with exact messages. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static struct vm_config cfg;
+static struct error err;
+
+static void setup(void)
+{
+	config_defaults(&cfg);
+	memset(&err, 0, sizeof(err));
+}
+
+static void teardown(void)
+{
+	config_free(&cfg);
+}
+
+TestSuite(config, .init = setup, .fini = teardown);
+
+static int load(const char *json)
+{
+	return config_load_string(json, &cfg, &err);
+}
+
+/* The file must be refused with exactly this code and message. */
+static void expect_error(const char *json, int code, const char *msg)
+{
+	int ret = load(json);
+	cr_assert_eq(ret, code, "ret %d, expected %d (msg \"%s\") for %s", ret, code, err.msg,
+		     json);
+	cr_assert_eq(err.code, code);
+	cr_assert_str_eq(err.msg, msg, "for %s:\n got  \"%s\"\n want \"%s\"", json, err.msg, msg);
+}
+
+#define BOOT "\"boot-source\": {\"kernel_image_path\": \"/vmlinux\"}"
+#define MACHINE(body) BOOT ", \"machine-config\": {" body "}"
+
+static const char full_config[] =
+	"{\n"
+	"  \"boot-source\": {\n"
+	"    \"kernel_image_path\": \"./vmlinux.bin\",\n"
+	"    \"boot_args\": \"console=ttyS0 reboot=k panic=1 pci=off\",\n"
+	"    \"initrd_path\": \"./initrd.img\"\n"
+	"  },\n"
+	"  \"drives\": [],\n"
+	"  \"machine-config\": {\n"
+	"    \"vcpu_count\": 2,\n"
+	"    \"mem_size_mib\": 1024,\n"
+	"    \"smt\": false,\n"
+	"    \"track_dirty_pages\": false,\n"
+	"    \"huge_pages\": \"None\",\n"
+	"    \"cpu_template\": \"None\"\n"
+	"  },\n"
+	"  \"cpu-config\": null,\n"
+	"  \"balloon\": null,\n"
+	"  \"network-interfaces\": [],\n"
+	"  \"vsock\": null,\n"
+	"  \"logger\": {\n"
+	"    \"log_path\": \"/tmp/fc.log\",\n"
+	"    \"level\": \"Debug\",\n"
+	"    \"show_level\": true,\n"
+	"    \"show_log_origin\": true\n"
+	"  },\n"
+	"  \"metrics\": {\"metrics_path\": \"/tmp/metrics.fifo\"},\n"
+	"  \"mmds-config\": null,\n"
+	"  \"entropy\": null,\n"
+	"  \"serial\": {\"serial_out_path\": \"/tmp/serial.out\"}\n"
+	"}\n";
+
+/* ---- good files ---- */
+
+Test(config, minimal_file_gets_defaults)
+{
+	cr_assert_eq(load("{" BOOT "}"), 0, "%s", err.msg);
+	cr_assert_str_eq(cfg.boot.kernel_image_path, "/vmlinux");
+	cr_assert_null(cfg.boot.boot_args);
+	cr_assert_null(cfg.boot.initrd_path);
+	cr_assert_eq(cfg.machine.vcpu_count, 1);
+	cr_assert_eq(cfg.machine.mem_size_mib, CONFIG_DEFAULT_MEM_MIB);
+	cr_assert_eq(cfg.machine.smt, false);
+	cr_assert_eq(cfg.machine.huge_pages, GM_BACKING_ANON);
+	cr_assert_eq(cfg.has_logger, false);
+	cr_assert_eq(cfg.has_metrics, false);
+	cr_assert_null(cfg.serial.serial_out_path);
+	cr_assert_eq(err.code, 0);
+}
+
+Test(config, full_firecracker_file)
+{
+	cr_assert_eq(load(full_config), 0, "%s", err.msg);
+	cr_assert_str_eq(cfg.boot.kernel_image_path, "./vmlinux.bin");
+	cr_assert_str_eq(cfg.boot.boot_args, "console=ttyS0 reboot=k panic=1 pci=off");
+	cr_assert_str_eq(cfg.boot.initrd_path, "./initrd.img");
+	cr_assert_eq(cfg.machine.vcpu_count, 2);
+	cr_assert_eq(cfg.machine.mem_size_mib, 1024);
+	cr_assert_eq(cfg.machine.smt, false);
+	cr_assert_eq(cfg.machine.huge_pages, GM_BACKING_ANON);
+	cr_assert(cfg.has_logger);
+	cr_assert_str_eq(cfg.logger.log_path, "/tmp/fc.log");
+	cr_assert_eq(cfg.logger.level, LOG_DEBUG);
+	cr_assert(cfg.logger.level_set);
+	cr_assert(cfg.logger.show_level);
+	cr_assert(cfg.logger.show_log_origin);
+	cr_assert(cfg.has_metrics);
+	cr_assert_str_eq(cfg.metrics.metrics_path, "/tmp/metrics.fifo");
+	cr_assert_str_eq(cfg.serial.serial_out_path, "/tmp/serial.out");
+}
+
+Test(config, null_optional_values_are_absent)
+{
+	cr_assert_eq(load("{\"boot-source\": {\"kernel_image_path\": \"/k\", \"boot_args\": null,"
+			  " \"initrd_path\": null}, \"machine-config\": null, \"logger\": null,"
+			  " \"metrics\": null, \"serial\": null, \"drives\": null}"), 0, "%s",
+		     err.msg);
+	cr_assert_null(cfg.boot.boot_args);
+	cr_assert_null(cfg.boot.initrd_path);
+	cr_assert_eq(cfg.machine.vcpu_count, 1);
+	cr_assert_eq(cfg.has_logger, false);
+	cr_assert_eq(cfg.has_metrics, false);
+}
+
+Test(config, huge_pages_values)
+{
+	cr_assert_eq(load("{" MACHINE("\"vcpu_count\": 1, \"mem_size_mib\": 256, "
+				      "\"huge_pages\": \"2M\"") "}"), 0, "%s", err.msg);
+	cr_assert_eq(cfg.machine.huge_pages, GM_BACKING_HUGETLB);
+	config_free(&cfg);
+	config_defaults(&cfg);
+	cr_assert_eq(load("{" MACHINE("\"vcpu_count\": 1, \"mem_size_mib\": 256, "
+				      "\"huge_pages\": \"Transparent\"") "}"), 0, "%s", err.msg);
+	cr_assert_eq(cfg.machine.huge_pages, GM_BACKING_THP);
+	config_free(&cfg);
+	config_defaults(&cfg);
+	cr_assert_eq(load("{" MACHINE("\"vcpu_count\": 1, \"mem_size_mib\": 257, "
+				      "\"huge_pages\": \"None\"") "}"), 0, "%s", err.msg);
+	cr_assert_eq(cfg.machine.huge_pages, GM_BACKING_ANON);
+	cr_assert_eq(cfg.machine.mem_size_mib, 257);
+}
+
+Test(config, vcpu_and_memory_limits_accepted)
+{
+	cr_assert_eq(load("{" MACHINE("\"vcpu_count\": 32, \"mem_size_mib\": 1") "}"), 0, "%s",
+		     err.msg);
+	cr_assert_eq(cfg.machine.vcpu_count, 32);
+	cr_assert_eq(cfg.machine.mem_size_mib, 1);
+}
+
+Test(config, smt_with_one_or_even_vcpus)
+{
+	cr_assert_eq(load("{" MACHINE("\"vcpu_count\": 1, \"mem_size_mib\": 64, \"smt\": true")
+			  "}"), 0, "%s", err.msg);
+	cr_assert(cfg.machine.smt);
+	config_free(&cfg);
+	config_defaults(&cfg);
+	cr_assert_eq(load("{" MACHINE("\"vcpu_count\": 4, \"mem_size_mib\": 64, \"smt\": true")
+			  "}"), 0, "%s", err.msg);
+	cr_assert(cfg.machine.smt);
+	cr_assert_eq(cfg.machine.vcpu_count, 4);
+}
+
+Test(config, logger_levels_any_case)
+{
+	static const struct { const char *name; enum log_level level; } cases[] = {
+		{ "Error", LOG_ERROR }, { "warning", LOG_WARN }, { "WARN", LOG_WARN },
+		{ "info", LOG_INFO }, { "Trace", LOG_TRACE }, { "Off", LOG_OFF },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char json[256];
+		snprintf(json, sizeof(json), "{" BOOT ", \"logger\": {\"level\": \"%s\"}}",
+			 cases[i].name);
+		config_free(&cfg);
+		config_defaults(&cfg);
+		cr_assert_eq(load(json), 0, "%s: %s", cases[i].name, err.msg);
+		cr_assert_eq(cfg.logger.level, cases[i].level, "%s", cases[i].name);
+		cr_assert(cfg.logger.level_set);
+		cr_assert(cfg.has_logger);
+		cr_assert_null(cfg.logger.log_path);
+	}
+}
+
+Test(config, load_file_reads_a_file)
+{
+	char path[] = "/tmp/kiln-config-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, full_config, strlen(full_config)), (ssize_t)strlen(full_config));
+	close(fd);
+	int ret = config_load_file(path, &cfg, &err);
+	unlink(path);
+	cr_assert_eq(ret, 0, "%s", err.msg);
+	cr_assert_eq(cfg.machine.mem_size_mib, 1024);
+	cr_assert_str_eq(cfg.serial.serial_out_path, "/tmp/serial.out");
+}
+
+/* ---- bad files ---- */
+
+Test(config, load_file_missing)
+{
+	cr_assert_eq(config_load_file("/nonexistent/kiln.json", &cfg, &err), -ENOENT);
+	cr_assert_str_eq(err.msg, "/nonexistent/kiln.json: No such file or directory");
+}
+
+Test(config, load_file_invalid_json_names_file_line_and_column)
+{
+	static const char bad[] = "{\n  \"boot-source\": {\n    \"kernel_image_path\": \"/k\",\n  }\n}\n";
+	char path[] = "/tmp/kiln-config-XXXXXX", want[128];
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+	close(fd);
+	int ret = config_load_file(path, &cfg, &err);
+	unlink(path);
+	cr_assert_eq(ret, -EINVAL);
+	snprintf(want, sizeof(want), "%s: invalid JSON at line 4, column 3: string or '}' "
+		 "expected near '}'", path);
+	cr_assert_str_eq(err.msg, want);
+}
+
+Test(config, invalid_json)
+{
+	expect_error("{\n  \"a\": 1,\n  \"b\": }", -EINVAL,
+		     "config: invalid JSON at line 3, column 8: unexpected token near '}'");
+	expect_error("", -EINVAL,
+		     "config: invalid JSON at line 1, column 0: '[' or '{' expected near end of file");
+	expect_error("{" BOOT "} trailing", -EINVAL,
+		     "config: invalid JSON at line 1, column 59: end of file expected near "
+		     "'trailing'");
+}
+
+Test(config, duplicate_keys)
+{
+	expect_error("{" BOOT ", " BOOT "}", -EINVAL,
+		     "config: invalid JSON at line 1, column 64: duplicate object key near "
+		     "'\"boot-source\"'");
+	expect_error("{" MACHINE("\"vcpu_count\": 1, \"vcpu_count\": 2, \"mem_size_mib\": 8")
+		     "}", -EINVAL,
+		     "config: invalid JSON at line 1, column 99: duplicate object key near "
+		     "'\"vcpu_count\"'");
+}
+
+Test(config, root_must_be_object)
+{
+	expect_error("[]", -EINVAL, "the configuration must be a JSON object, not an array");
+}
+
+Test(config, unknown_keys_at_each_level)
+{
+	expect_error("{" BOOT ", \"boot_source\": {}}", -EINVAL, "boot_source: unknown key");
+	expect_error("{\"boot-source\": {\"kernel_image_path\": \"/k\", \"kernel\": \"/k\"}}",
+		     -EINVAL, "boot-source.kernel: unknown key");
+	expect_error("{" MACHINE("\"vcpu_count\": 1, \"mem_size_mib\": 8, \"vcpus\": 2") "}",
+		     -EINVAL, "machine-config.vcpus: unknown key");
+	expect_error("{" BOOT ", \"logger\": {\"path\": \"/x\"}}", -EINVAL,
+		     "logger.path: unknown key");
+	expect_error("{" BOOT ", \"metrics\": {\"metrics_path\": \"/m\", \"x\": 1}}", -EINVAL,
+		     "metrics.x: unknown key");
+	expect_error("{" BOOT ", \"serial\": {\"out\": \"/s\"}}", -EINVAL,
+		     "serial.out: unknown key");
+}
+
+Test(config, wrong_types)
+{
+	expect_error("{\"boot-source\": \"/vmlinux\"}", -EINVAL,
+		     "boot-source: expected an object, got a string");
+	expect_error("{\"boot-source\": {\"kernel_image_path\": 42}}", -EINVAL,
+		     "boot-source.kernel_image_path: expected a string, got an integer");
+	expect_error("{\"boot-source\": {\"kernel_image_path\": \"/k\", \"boot_args\": [\"a\"]}}",
+		     -EINVAL, "boot-source.boot_args: expected a string, got an array");
+	expect_error("{" BOOT ", \"machine-config\": []}", -EINVAL,
+		     "machine-config: expected an object, got an array");
+	expect_error("{" MACHINE("\"vcpu_count\": \"2\", \"mem_size_mib\": 8") "}", -EINVAL,
+		     "machine-config.vcpu_count: expected an integer, got a string");
+	expect_error("{" MACHINE("\"vcpu_count\": 1.5, \"mem_size_mib\": 8") "}", -EINVAL,
+		     "machine-config.vcpu_count: expected an integer, got a number with a "
+		     "fraction");
+	expect_error("{" MACHINE("\"vcpu_count\": 1, \"mem_size_mib\": true") "}", -EINVAL,
+		     "machine-config.mem_size_mib: expected an integer, got a boolean");
+	expect_error("{" MACHINE("\"vcpu_count\": 1, \"mem_size_mib\": 8, \"smt\": \"yes\"") "}",
+		     -EINVAL, "machine-config.smt: expected a boolean, got a string");
+	expect_error("{" MACHINE("\"vcpu_count\": 1, \"mem_size_mib\": 8, \"huge_pages\": 2") "}",
+		     -EINVAL, "machine-config.huge_pages: expected a string, got an integer");
+	expect_error("{" BOOT ", \"logger\": {\"show_level\": 1}}", -EINVAL,
+		     "logger.show_level: expected a boolean, got an integer");
+	expect_error("{" BOOT ", \"drives\": {}}", -EINVAL,
+		     "drives: expected an array, got an object");
+	expect_error("{" BOOT ", \"network-interfaces\": \"eth0\"}", -EINVAL,
+		     "network-interfaces: expected an array, got a string");
+	expect_error("{" BOOT ", \"serial\": true}", -EINVAL,
+		     "serial: expected an object, got a boolean");
+}
+
+Test(config, vcpu_count_range)
+{
+	expect_error("{" MACHINE("\"vcpu_count\": 0, \"mem_size_mib\": 8") "}", -EINVAL,
+		     "machine-config.vcpu_count: must not be 0");
+	expect_error("{" MACHINE("\"vcpu_count\": 33, \"mem_size_mib\": 8") "}", -ERANGE,
+		     "machine-config.vcpu_count: 33 is out of range (1 to 32)");
+	expect_error("{" MACHINE("\"vcpu_count\": -1, \"mem_size_mib\": 8") "}", -ERANGE,
+		     "machine-config.vcpu_count: -1 is out of range (1 to 32)");
+}
+
+Test(config, mem_size_range)
+{
+	expect_error("{" MACHINE("\"vcpu_count\": 1, \"mem_size_mib\": 0") "}", -EINVAL,
+		     "machine-config.mem_size_mib: must not be 0");
+	expect_error("{" MACHINE("\"vcpu_count\": 1, \"mem_size_mib\": 17592186044416") "}",
+		     -ERANGE, "machine-config.mem_size_mib: 17592186044416 is out of range "
+		     "(1 to 17592186044415)");
+}
+
+Test(config, machine_config_required_keys)
+{
+	expect_error("{" MACHINE("\"mem_size_mib\": 8") "}", -EINVAL,
+		     "machine-config.vcpu_count: missing required key");
+	expect_error("{" MACHINE("\"vcpu_count\": 2") "}", -EINVAL,
+		     "machine-config.mem_size_mib: missing required key");
+}
+
+Test(config, boot_source_required)
+{
+	expect_error("{}", -EINVAL, "boot-source: missing required section");
+	expect_error("{\"boot-source\": null}", -EINVAL, "boot-source: missing required section");
+	expect_error("{\"boot-source\": {\"boot_args\": \"quiet\"}}", -EINVAL,
+		     "boot-source.kernel_image_path: missing required key");
+	expect_error("{\"boot-source\": {\"kernel_image_path\": \"\"}}", -EINVAL,
+		     "boot-source.kernel_image_path: must not be empty");
+	expect_error("{\"boot-source\": {\"kernel_image_path\": \"/k\", \"initrd_path\": \"\"}}",
+		     -EINVAL, "boot-source.initrd_path: must not be empty");
+	expect_error("{\"boot-source\": {\"kernel_image_path\": \"/k\\u0000/etc/passwd\"}}",
+		     -EINVAL, "config: invalid JSON at line 1, column 59: \\u0000 is not allowed "
+		     "without JSON_ALLOW_NUL");
+}
+
+Test(config, unsupported_sections)
+{
+	static const char *const names[] = {
+		"vsock", "balloon", "entropy", "pmem", "memory-hotplug", "mmds-config",
+		"cpu-config",
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char json[256], msg[64];
+		snprintf(json, sizeof(json), "{" BOOT ", \"%s\": {}}", names[i]);
+		snprintf(msg, sizeof(msg), "%s: not supported yet", names[i]);
+		expect_error(json, -ENOTSUP, msg);
+	}
+}
+
+Test(config, non_empty_device_lists_refused)
+{
+	expect_error("{" BOOT ", \"drives\": [{\"drive_id\": \"rootfs\", \"path_on_host\": \"r.ext4\","
+		     " \"is_root_device\": true, \"is_read_only\": false}]}", -ENOTSUP,
+		     "drives: not supported yet (kiln has no block device)");
+	expect_error("{" BOOT ", \"network-interfaces\": [{\"iface_id\": \"eth0\"}]}", -ENOTSUP,
+		     "network-interfaces: not supported yet (kiln has no network device)");
+}
+
+Test(config, smt_needs_even_vcpus)
+{
+	expect_error("{" MACHINE("\"vcpu_count\": 3, \"mem_size_mib\": 8, \"smt\": true") "}",
+		     -EINVAL, "machine-config.vcpu_count: must be 1 or even when smt is true");
+}
+
+Test(config, track_dirty_pages_refused)
+{
+	expect_error("{" MACHINE("\"vcpu_count\": 1, \"mem_size_mib\": 8, "
+				 "\"track_dirty_pages\": true") "}", -ENOTSUP,
+		     "machine-config.track_dirty_pages: not supported yet (kiln has no snapshots)");
+}
+
+Test(config, cpu_template_refused)
+{
+	expect_error("{" MACHINE("\"vcpu_count\": 1, \"mem_size_mib\": 8, "
+				 "\"cpu_template\": \"T2\"") "}", -ENOTSUP,
+		     "machine-config.cpu_template: \"T2\" is not supported yet (only \"None\")");
+}
+
+Test(config, huge_pages_bad)
+{
+	expect_error("{" MACHINE("\"vcpu_count\": 1, \"mem_size_mib\": 8, \"huge_pages\": \"1G\"")
+		     "}", -EINVAL,
+		     "machine-config.huge_pages: \"1G\" is not one of None, Transparent, 2M");
+	expect_error("{" MACHINE("\"vcpu_count\": 1, \"mem_size_mib\": 129, "
+				 "\"huge_pages\": \"2M\"") "}", -EINVAL,
+		     "machine-config.mem_size_mib: must be a multiple of 2 with huge pages");
+}
+
+Test(config, logger_bad)
+{
+	expect_error("{" BOOT ", \"logger\": {\"level\": \"Verbose\"}}", -EINVAL,
+		     "logger.level: \"Verbose\" is not one of Error, Warning, Info, Debug, "
+		     "Trace, Off");
+	expect_error("{" BOOT ", \"logger\": {\"level\": \"\"}}", -EINVAL,
+		     "logger.level: \"\" is not one of Error, Warning, Info, Debug, Trace, Off");
+	expect_error("{" BOOT ", \"logger\": {\"module\": \"api_server\"}}", -ENOTSUP,
+		     "logger.module: filtering by module is not supported yet");
+	expect_error("{" BOOT ", \"logger\": {\"log_path\": \"\"}}", -EINVAL,
+		     "logger.log_path: must not be empty");
+}
+
+Test(config, metrics_and_serial_bad)
+{
+	expect_error("{" BOOT ", \"metrics\": {}}", -EINVAL,
+		     "metrics.metrics_path: missing required key");
+	expect_error("{" BOOT ", \"metrics\": {\"metrics_path\": \"\"}}", -EINVAL,
+		     "metrics.metrics_path: must not be empty");
+	expect_error("{" BOOT ", \"serial\": {\"serial_out_path\": \"\"}}", -EINVAL,
+		     "serial.serial_out_path: must not be empty");
+}
