@@ -20,6 +20,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 DESTDIR ?=
 CC ?= gcc
+HOSTCC ?= gcc
 PKG_CONFIG ?= pkg-config
 
 ifeq ($(V),1)
@@ -47,7 +48,7 @@ STATIC_LD := -static-pie
 endif
 
 # Each binary links only what it uses.
-VMM_PKGS := jansson
+VMM_PKGS := jansson liburing
 JAILER_PKGS := libcap libcgroup
 pkg_libs = $(shell $(PKG_CONFIG) $(if $(STATIC_LD),--static) --libs $(1) 2>/dev/null)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(VMM_PKGS) $(JAILER_PKGS) 2>/dev/null)
@@ -80,6 +81,7 @@ jailer_obj = $(patsubst jailer/%.c,$(BUILD)/jailer-obj/%.o,$(1))
 JAILER_OBJS := $(call jailer_obj,$(JAILER_SRCS))
 
 KILN := $(BUILD)/kiln
+KILN_TESTHOOKS := $(BUILD)/kiln-testhooks
 JAILER := $(BUILD)/jailer
 LIBCOMMON := $(BUILD)/libcommon.a
 LIBVMM := $(BUILD)/libvmm.a
@@ -114,9 +116,42 @@ $(LIBJAILER): $(JAILER_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(KILN): $(BUILD)/vmm/main.o $(LIBVMM) $(LIBCOMMON)
+# Seccomp profiles are compiled to BPF at build time by a host tool (libseccomp) and
+# embedded in kiln; the same filters are also written as a file for tests and
+# `kiln --seccomp-filter`.
+SECCOMPC := build/tools/seccompc
+SECCOMP_PROFILE := seccomp-profiles/$(ARCH).json
+SECCOMP_C := $(BUILD)/seccomp/filters.c
+SECCOMP_BPF := $(BUILD)/seccomp/$(ARCH).bpf
+SECCOMP_OBJ := $(BUILD)/seccomp/filters.o
+
+$(SECCOMPC): tools/seccomp/seccompc.c
+	$(call msg,HOSTCC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(HOSTCC) -std=gnu11 -O2 $(WARNINGS) -o $@ $< \
+		$$($(PKG_CONFIG) --cflags --libs libseccomp jansson)
+$(SECCOMP_C) $(SECCOMP_BPF) &: $(SECCOMP_PROFILE) $(SECCOMPC)
+	$(call msg,SECCOMP,$<)
+	@mkdir -p $(@D)
+	$(Q)$(SECCOMPC) --arch $(ARCH) $< --c $(SECCOMP_C) --bpf $(SECCOMP_BPF)
+$(SECCOMP_OBJ): $(SECCOMP_C)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(KILN): $(BUILD)/vmm/main.o $(SECCOMP_OBJ) $(LIBVMM) $(LIBCOMMON)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $(STATIC_LD) -o $@ $^ $(VMM_LIBS) $(LDLIBS)
+# A test build of kiln whose threads can make a forbidden system call on request
+# (KILN_TEST_BAD_SYSCALL=vmm|vcpu), to test what a seccomp violation does.
+$(BUILD)/testhooks/%.o: %.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -DKILN_TEST_HOOKS $(CFLAGS) -c -o $@ $<
+$(KILN_TESTHOOKS): $(BUILD)/testhooks/vmm/main.o $(BUILD)/testhooks/vmm/vcpu.o $(SECCOMP_OBJ) \
+		$(LIBVMM) $(LIBCOMMON)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $(STATIC_LD) -o $@ $^ $(VMM_LIBS) $(LDLIBS)
+
 $(JAILER): $(BUILD)/jailer-obj/main.o $(LIBJAILER) $(LIBCOMMON)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $(STATIC_LD) -o $@ $^ $(JAILER_LIBS) $(LDLIBS)
@@ -127,20 +162,21 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBVMM) $(LIBJAILER) $(LIBCOMMO
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(VMM_LIBS) $(JAILER_LIBS) $(LDLIBS) $(CRITERION_LIBS)
 $(INTEG_BIN): $(call obj,$(INTEG_SRCS)) $(LIBCOMMON)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(VMM_LIBS) $(LDLIBS) $(CRITERION_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(VMM_LIBS) $(LDLIBS) $(CRITERION_LIBS) \
+		$$($(PKG_CONFIG) --libs libseccomp)
 $(BUILD)/tools/bench/%: $(BUILD)/tools/bench/%.o $(LIBVMM) $(LIBCOMMON)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(VMM_LIBS) $(LDLIBS)
 
 # Small programs tests run inside jails and guests' hosts: static, like kiln.
-$(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(LIBCOMMON)
+$(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(LIBVMM) $(LIBCOMMON)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) $(STATIC_LD) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) $(STATIC_LD) -o $@ $^ $(VMM_LIBS) $(LDLIBS)
 
 # Freestanding x86-64 test guests, loaded by kiln as ELF kernels (README.md, "Tests").
 include tests/guests/guests.mk
 
-test-bins: all $(UNIT_BINS) $(INTEG_BIN) $(HELPER_BINS) guests
+test-bins: all $(UNIT_BINS) $(INTEG_BIN) $(HELPER_BINS) $(KILN_TESTHOOKS) $(SECCOMP_BPF) guests
 
 # The README's test command: dependencies, a normal and a sanitizer build, every suite.
 test: check-deps

@@ -22,6 +22,9 @@ const char cli_usage[] =
 "  --metrics-path FILE       append metrics as JSON lines to FILE (a file or FIFO)\n"
 "  --boot-timer              log Guest-boot-time when the guest writes 123 to the\n"
 "                            boot timer's MMIO address (the first MMIO window)\n"
+"  --seccomp-filter FILE     use these compiled seccomp filters instead of the\n"
+"                            built-in ones (see tools/seccomp/seccompc)\n"
+"  --no-seccomp              run without seccomp filters: for debugging only\n"
 "  --no-api                  accepted for compatibility: kiln has no API server yet\n"
 "  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N\n"
 "                            start-up timing passed on by the jailer\n"
@@ -122,9 +125,8 @@ int cli_parse(int argc, char **argv, struct cli *cli, struct error *err)
 		case O_API_SOCK:
 			return error_set(err, -ENOTSUP, "--api-sock: not supported yet (kiln has no "
 					 "API server; use --config-file)");
-		case O_SECCOMP_FILTER:
-		case O_NO_SECCOMP:
-			return error_set(err, -ENOTSUP, "--%s: not supported yet", name);
+		case O_SECCOMP_FILTER: cli->seccomp_filter = val; break;
+		case O_NO_SECCOMP: cli->no_seccomp = true; break;
 		case O_START_US:
 			cli->has_start_time = true;
 			if (number(name, val, &cli->start_time_us, err) < 0)
@@ -142,6 +144,8 @@ int cli_parse(int argc, char **argv, struct cli *cli, struct error *err)
 		case O_HELP: cli->help = true; break;
 		}
 	}
+	if (cli->seccomp_filter && cli->no_seccomp)
+		return error_set(err, -EINVAL, "--seccomp-filter and --no-seccomp exclude each other");
 	if (!cli->help && !cli->version && !cli->config_file)
 		return error_set(err, -EINVAL, "--config-file is required (kiln has no API server "
 				 "yet)");

@@ -23,6 +23,8 @@ struct cli {
 	uint64_t start_time_cpu_us;
 	uint64_t parent_cpu_time_us;
 	bool has_start_time;
+	const char *seccomp_filter;	/* a compiled-filter file instead of the built-in one */
+	bool no_seccomp;
 };
 
 #define CLI_DEFAULT_ID "anonymous-instance"

@@ -3,13 +3,14 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 /* Top-level sections kiln knows but has no device for yet: refused, never ignored. */
 static const char *const unsupported_sections[] = {
-	"vsock", "balloon", "entropy", "pmem", "memory-hotplug", "mmds-config", "cpu-config",
+	"vsock", "balloon", "pmem", "memory-hotplug", "mmds-config", "cpu-config",
 };
 
 static int check_keys(json_t *obj, const char *path, const char *const *known, size_t n,
@@ -249,6 +250,134 @@ static int parse_serial(json_t *o, struct serial_config *s, struct error *err)
 	return ret;
 }
 
+/* A rate_limiter or similar key: null or absent is fine, anything else is refused. */
+static int refuse_member(json_t *obj, const char *path, const char *key, struct error *err)
+{
+	if (member(obj, key))
+		return error_set(err, -ENOTSUP, "%s.%s: not supported yet", path, key);
+	return 0;
+}
+
+static int get_enum(json_t *obj, const char *path, const char *key, const char *const *names,
+		    size_t n, int *out, struct error *err)
+{
+	char *s = NULL;
+	int ret = get_string(obj, path, key, false, &s, err);
+	if (ret == 0 && s) {
+		ret = -EINVAL;
+		for (size_t i = 0; i < n && ret; i++)
+			if (strcmp(s, names[i]) == 0) {
+				*out = (int)i;
+				ret = 0;
+			}
+		if (ret)
+			error_set(err, -EINVAL, "%s.%s: \"%s\" is not one of %s, %s", path, key, s,
+				  names[0], names[1]);
+	}
+	free(s);
+	return ret;
+}
+
+static bool valid_drive_id(const char *id)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n > CONFIG_DRIVE_ID_MAX)
+		return false;
+	for (const char *c = id; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
+			return false;
+	return true;
+}
+
+static int parse_drive(json_t *o, const char *p, struct drive_config *d, struct error *err)
+{
+	static const char *const keys[] = { "drive_id", "path_on_host", "is_root_device",
+					    "partuuid", "is_read_only", "cache_type",
+					    "io_engine", "rate_limiter", "socket" };
+	static const char *const caches[] = { "Unsafe", "Writeback" };
+	static const char *const engines[] = { "Sync", "Async" };
+	int cache = DRIVE_CACHE_UNSAFE, engine = DRIVE_ENGINE_SYNC;
+	int ret = expect_object(o, p, err);
+
+	if (ret == 0)
+		ret = check_keys(o, p, keys, ARRAY_SIZE(keys), err);
+	if (ret == 0)
+		ret = refuse_member(o, p, "rate_limiter", err);
+	if (ret == 0 && member(o, "socket"))
+		ret = error_set(err, -ENOTSUP, "%s.socket: not supported yet (kiln has no "
+				"vhost-user block device)", p);
+	if (ret == 0)
+		ret = get_string(o, p, "drive_id", true, &d->drive_id, err);
+	if (ret == 0 && !valid_drive_id(d->drive_id))
+		ret = error_set(err, -EINVAL, "%s.drive_id: \"%s\" must be 1 to %d characters of "
+				"A-Z a-z 0-9 _ -", p, d->drive_id, CONFIG_DRIVE_ID_MAX);
+	if (ret == 0)
+		ret = get_path(o, p, "path_on_host", true, &d->path_on_host, err);
+	if (ret == 0 && !member(o, "is_root_device"))
+		ret = error_set(err, -EINVAL, "%s.is_root_device: missing required key", p);
+	if (ret == 0)
+		ret = get_bool(o, p, "is_root_device", &d->is_root_device, err);
+	if (ret == 0)
+		ret = get_string(o, p, "partuuid", false, &d->partuuid, err);
+	if (ret == 0 && d->partuuid && !*d->partuuid)
+		ret = error_set(err, -EINVAL, "%s.partuuid: must not be empty", p);
+	if (ret == 0 && d->partuuid && strpbrk(d->partuuid, " \t\n\""))
+		ret = error_set(err, -EINVAL, "%s.partuuid: must not contain spaces or quotes",
+				p);
+	if (ret == 0)
+		ret = get_bool(o, p, "is_read_only", &d->is_read_only, err);
+	if (ret == 0)
+		ret = get_enum(o, p, "cache_type", caches, ARRAY_SIZE(caches), &cache, err);
+	if (ret == 0)
+		ret = get_enum(o, p, "io_engine", engines, ARRAY_SIZE(engines), &engine, err);
+	d->cache_type = (enum drive_cache)cache;
+	d->io_engine = (enum drive_engine)engine;
+	return ret;
+}
+
+static int parse_drives(json_t *v, struct vm_config *cfg, struct error *err)
+{
+	char p[32];
+	size_t i;
+	json_t *o;
+
+	if (!json_is_array(v))
+		return error_set(err, -EINVAL, "drives: expected an array, got %s", type_name(v));
+	if (json_array_size(v) > CONFIG_MAX_DRIVES)
+		return error_set(err, -E2BIG, "drives: %zu drives; at most %d are supported",
+				 json_array_size(v), CONFIG_MAX_DRIVES);
+	json_array_foreach(v, i, o) {
+		struct drive_config *d = &cfg->drives[i];
+		snprintf(p, sizeof(p), "drives[%zu]", i);
+		cfg->nr_drives = (unsigned int)i + 1;
+		int ret = parse_drive(o, p, d, err);
+		if (ret < 0)
+			return ret;
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(cfg->drives[j].drive_id, d->drive_id) == 0)
+				return error_set(err, -EEXIST, "%s.drive_id: \"%s\" is already used "
+						 "by drives[%zu]", p, d->drive_id, j);
+			if (cfg->drives[j].is_root_device && d->is_root_device)
+				return error_set(err, -EEXIST, "%s.is_root_device: drives[%zu] is "
+						 "already the root device", p, j);
+		}
+	}
+	return 0;
+}
+
+static int parse_entropy(json_t *o, struct vm_config *cfg, struct error *err)
+{
+	static const char *const keys[] = { "rate_limiter" };
+	int ret = expect_object(o, "entropy", err);
+	if (ret == 0)
+		ret = check_keys(o, "entropy", keys, ARRAY_SIZE(keys), err);
+	if (ret == 0)
+		ret = refuse_member(o, "entropy", "rate_limiter", err);
+	cfg->has_entropy = ret == 0;
+	return ret;
+}
+
 /* Device lists kiln cannot populate yet: an empty list is fine, anything else is refused. */
 static int parse_empty_list(json_t *v, const char *key, const char *what, struct error *err)
 {
@@ -287,7 +416,9 @@ static int parse_root(json_t *root, struct vm_config *cfg, struct error *err)
 		return ret;
 	if ((v = member(root, "machine-config")) && (ret = parse_machine(v, &cfg->machine, err)))
 		return ret;
-	if ((v = member(root, "drives")) && (ret = parse_empty_list(v, "drives", "block", err)))
+	if ((v = member(root, "drives")) && (ret = parse_drives(v, cfg, err)))
+		return ret;
+	if ((v = member(root, "entropy")) && (ret = parse_entropy(v, cfg, err)))
 		return ret;
 	if ((v = member(root, "network-interfaces")) &&
 	    (ret = parse_empty_list(v, "network-interfaces", "network", err)))
@@ -358,5 +489,10 @@ void config_free(struct vm_config *cfg)
 	free(cfg->logger.log_path);
 	free(cfg->metrics.metrics_path);
 	free(cfg->serial.serial_out_path);
+	for (unsigned int i = 0; i < cfg->nr_drives; i++) {
+		free(cfg->drives[i].drive_id);
+		free(cfg->drives[i].path_on_host);
+		free(cfg->drives[i].partuuid);
+	}
 	memset(cfg, 0, sizeof(*cfg));
 }

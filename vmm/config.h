@@ -11,6 +11,8 @@
 #define CONFIG_MAX_VCPUS 32
 #define CONFIG_DEFAULT_MEM_MIB 128
 #define CONFIG_DEFAULT_BOOT_ARGS "console=ttyS0 reboot=k panic=1 pci=off"
+#define CONFIG_MAX_DRIVES 16
+#define CONFIG_DRIVE_ID_MAX 64
 
 struct boot_source {
 	char *kernel_image_path;
@@ -41,6 +43,27 @@ struct serial_config {
 	char *serial_out_path;		/* NULL: standard output */
 };
 
+enum drive_cache {
+	DRIVE_CACHE_UNSAFE,	/* flush requests succeed without syncing */
+	DRIVE_CACHE_WRITEBACK,	/* VIRTIO_BLK_F_FLUSH offered; a flush runs fdatasync */
+};
+
+enum drive_engine {
+	DRIVE_ENGINE_SYNC,	/* preadv/pwritev on the main thread */
+	DRIVE_ENGINE_ASYNC,	/* io_uring */
+};
+
+/* One element of `drives`: a virtio-blk device backed by a raw image file. */
+struct drive_config {
+	char *drive_id;
+	char *path_on_host;
+	char *partuuid;		/* NULL: none */
+	bool is_root_device;
+	bool is_read_only;
+	enum drive_cache cache_type;
+	enum drive_engine io_engine;
+};
+
 struct vm_config {
 	struct boot_source boot;
 	struct machine_config machine;
@@ -49,6 +72,9 @@ struct vm_config {
 	struct metrics_config metrics;
 	bool has_metrics;
 	struct serial_config serial;
+	struct drive_config drives[CONFIG_MAX_DRIVES];
+	unsigned int nr_drives;
+	bool has_entropy;		/* `entropy` present: a virtio-rng device */
 };
 
 /* Defaults for everything optional (1 vCPU, 128 MiB, no initrd...). */

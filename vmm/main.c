@@ -1,7 +1,9 @@
 /* kiln: run one microVM. Parse, acquire every resource, restrict, run, stop. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/kvm.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +19,16 @@
 #include "console.h"
 #include "devices/boot_timer.h"
 #include "devices/serial.h"
+#include "devices/virtio/devices.h"
 #include "evloop.h"
 #include "exit_codes.h"
 #include "io.h"
 #include "kvm.h"
 #include "log.h"
 #include "metrics.h"
+#include "seccomp_filters.h"
 #include "signals.h"
+#include "test_hooks.h"
 #include "vcpu.h"
 #include "vm.h"
 
@@ -34,6 +39,9 @@ struct kiln {
 	struct evloop loop;
 	struct metrics metrics;
 	struct boot_timer boot_timer;
+	struct virtio_devices devices;
+	struct seccomp_filter_set loaded_filters;	/* from --seccomp-filter */
+	const struct seccomp_filter_set *filters;	/* NULL with --no-seccomp */
 	int kvm_fd;
 	int metrics_timer_fd;
 };
@@ -164,6 +172,34 @@ static int register_metrics(struct kiln *k)
 	return ret;
 }
 
+/* The filters each thread kind installs: built in, from --seccomp-filter, or none. */
+static int choose_filters(struct kiln *k, struct error *err)
+{
+#ifdef __SANITIZE_ADDRESS__
+	/* The sanitizer runtime clones, maps and reads /proc: no kiln filter allows that. */
+	k->filters = NULL;
+	log_warn("sanitizer build: seccomp filters are not installed");
+	(void)err;
+	return 0;
+#endif
+	if (k->cli.no_seccomp) {
+		k->filters = NULL;
+		log_warn("SECCOMP IS OFF (--no-seccomp): a guest that breaks into kiln can make any "
+			 "system call kiln's user may make. Never run production VMs this way.");
+		return 0;
+	}
+	if (k->cli.seccomp_filter) {
+		if (seccomp_load_file(k->cli.seccomp_filter, &k->loaded_filters, err) < 0) {
+			error_prefix(err, "--seccomp-filter");
+			return err->code;
+		}
+		k->filters = &k->loaded_filters;
+		return 0;
+	}
+	k->filters = &seccomp_builtin;
+	return seccomp_validate(k->filters, err);
+}
+
 /* Step 3: every host resource and every guest structure, before anything runs. */
 static int build_vm(struct kiln *k, struct error *err, int *code)
 {
@@ -195,6 +231,7 @@ static int build_vm(struct kiln *k, struct error *err, int *code)
 		return ret;
 	k->vm.console_rx_space = console_rx_space;
 	k->vm.metrics = &k->metrics;
+	k->vm.vcpu_filter = k->filters ? seccomp_find(k->filters, "vcpu") : NULL;
 	if ((ret = arch_devices_init(&k->vm, cfg, err)) < 0)
 		return ret;
 	if (k->cli.boot_timer && (ret = setup_boot_timer(k, err)) < 0)
@@ -203,6 +240,13 @@ static int build_vm(struct kiln *k, struct error *err, int *code)
 	*code = EXIT_BAD_CONFIG;
 	cmdline_append(&k->vm.cmdline, "%s",
 		       cfg->boot.boot_args ? cfg->boot.boot_args : CONFIG_DEFAULT_BOOT_ARGS);
+	/* Virtio devices: open the drives, then give each a window, an IRQ and a cmdline entry. */
+	if ((ret = virtio_devices_create(&k->devices, &k->vm, cfg, err)) < 0)
+		return ret;
+	*code = EXIT_GENERIC;
+	if ((ret = virtio_devices_place(&k->devices, &k->vm, err)) < 0)
+		return ret;
+	*code = EXIT_BAD_CONFIG;
 	if (cmdline_check(&k->vm.cmdline, CMDLINE_MAX) < 0)
 		return error_set(err, -E2BIG, "boot-source.boot_args: the kernel command line is "
 				 "%zu bytes; at most %d fit in its page", k->vm.cmdline.want,
@@ -217,7 +261,7 @@ static int build_vm(struct kiln *k, struct error *err, int *code)
 	return 0;
 }
 
-/* The event loop's sources: stop requests, signals, console input, the metrics timer. */
+/* The event loop's sources: stop requests, signals, console input, devices, the metrics timer. */
 static int setup_loop(struct kiln *k, struct error *err)
 {
 	struct itimerspec period = { { METRICS_PERIOD_S, 0 }, { METRICS_PERIOD_S, 0 } };
@@ -227,7 +271,8 @@ static int setup_loop(struct kiln *k, struct error *err)
 		return error_set(err, ret, "epoll: %s", strerror(-ret));
 	if ((ret = evloop_add(&k->loop, k->vm.stop_efd, EPOLLIN, on_stop, k)) < 0 ||
 	    (ret = signals_attach(&k->loop, &k->vm)) < 0 ||
-	    (ret = console_attach(&k->loop, k->vm.console, STDIN_FILENO)) < 0)
+	    (ret = console_attach(&k->loop, k->vm.console, STDIN_FILENO)) < 0 ||
+	    (ret = virtio_devices_attach(&k->devices, &k->loop)) < 0)
 		return error_set(err, ret, "event loop: %s", strerror(-ret));
 	if (k->metrics.fd >= 0) {
 		k->metrics_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -247,6 +292,8 @@ int main(int argc, char **argv)
 	int code, ret;
 
 	k.vm.main_start_ns = monotonic_ns();
+	/* Freed memory stays in the heap: the filtered main thread never calls brk. */
+	mallopt(M_TRIM_THRESHOLD, INT_MAX);
 	k.vm.vm_fd = k.vm.stop_efd = -1;
 
 	/* 1. The command line. */
@@ -257,7 +304,11 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (k.cli.version) {
+#ifdef __SANITIZE_ADDRESS__
+		printf("kiln %s (sanitizer build: no seccomp filters)\n", KILN_VERSION);
+#else
 		printf("kiln %s\n", KILN_VERSION);
+#endif
 		return EXIT_OK;
 	}
 	log_configure(&(struct log_config){ .id = k.cli.id, .level = k.cli.level, .fd = -1,
@@ -265,6 +316,8 @@ int main(int argc, char **argv)
 					    .show_origin = k.cli.show_log_origin });
 	if (signals_install_fatal() < 0)
 		return EXIT_GENERIC;
+	if (choose_filters(&k, &err) < 0)
+		return fail(EXIT_BAD_ARGS, &err);
 
 	/* 2. The configuration file, and the logger and metrics it (or the flags) ask for. */
 	config_defaults(&k.cfg);
@@ -272,10 +325,12 @@ int main(int argc, char **argv)
 		return fail(EXIT_BAD_CONFIG, &err);
 	if (setup_logger(&k, &err) < 0 || setup_metrics(&k, &err) < 0)
 		return fail(EXIT_BAD_CONFIG, &err);
+	signals_set_metrics_fd(k.metrics.fd);
 	log_info("Running kiln v%s", KILN_VERSION);
 
 	/* 3. Acquire: KVM, guest memory, vCPUs, devices, kernel and boot tables, the loop. */
 	if (build_vm(&k, &err, &code) < 0) {
+		virtio_devices_destroy(&k.devices);
 		vm_destroy(&k.vm);
 		return fail(code, &err);
 	}
@@ -286,18 +341,26 @@ int main(int argc, char **argv)
 	}
 
 	/*
-	 * 4. Restrict. kiln holds no privileges of its own: the jailer dropped them before
-	 * exec. Per-thread seccomp filters are installed here and at the top of each vCPU
-	 * thread once they exist.
+	 * 4. Start the vCPU threads; each installs its seccomp filter before running guest
+	 * code. Then restrict this thread: from here on it only runs the event loop, so
+	 * no thread of kiln can create threads, exec or open files any more. (kiln holds
+	 * no privileges: the jailer dropped them before exec.)
 	 */
-
-	/* 5. Run until the guest or a signal stops the VM. */
 	if (vm_start(&k.vm, &err) < 0) {
 		vm_join(&k.vm);
 		console_restore();
 		vm_destroy(&k.vm);
 		return fail(EXIT_GENERIC, &err);
 	}
+	if (k.filters && (ret = seccomp_install(seccomp_find(k.filters, "vmm"))) < 0) {
+		log_error("installing the main thread's seccomp filter: %s", strerror(-ret));
+		vm_request_stop(&k.vm, EXIT_GENERIC);
+	}
+#ifdef KILN_TEST_HOOKS
+	test_hook_bad_syscall("vmm");
+#endif
+
+	/* 5. Run until the guest or a signal stops the VM. */
 	metrics_flush(&k.metrics);
 	ret = evloop_run(&k.loop);
 	if (ret < 0) {
@@ -315,9 +378,14 @@ int main(int argc, char **argv)
 	if (metrics_flush(&k.metrics) < 0)
 		log_warn("writing metrics: %m");
 	console_restore();
-	log_info("kiln exiting with code %d", code);
+	struct timespec cpu;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	log_info("kiln exiting with code %d after %lld ms of CPU time", code,
+		 (long long)cpu.tv_sec * 1000 + cpu.tv_nsec / 1000000);
+	virtio_devices_destroy(&k.devices);
 	vm_destroy(&k.vm);
 	evloop_destroy(&k.loop);
 	config_free(&k.cfg);
+	seccomp_set_free(&k.loaded_filters);
 	return code;
 }

@@ -9,6 +9,8 @@ struct vm;
 
 /* Install handlers for SIGBUS, SIGSEGV, SIGXFSZ, SIGXCPU, SIGPIPE, SIGILL, SIGSYS. */
 int signals_install_fatal(void) MUST_CHECK;
+/* Where a seccomp violation records itself before kiln exits (-1: nowhere). */
+void signals_set_metrics_fd(int fd);
 /*
  * Route SIGTERM, SIGINT, SIGQUIT and SIGHUP through a signalfd on the loop: each
  * asks the VM to stop (exit code 128+signal, or 156 for SIGHUP as Firecracker).

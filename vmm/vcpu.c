@@ -13,6 +13,8 @@
 #include "arch.h"
 #include "exit_codes.h"
 #include "log.h"
+#include "seccomp_filters.h"
+#include "test_hooks.h"
 #include "vm.h"
 
 #define VCPU_THREAD_STACK (256 * 1024)
@@ -184,6 +186,18 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, kick_signal());
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
+	/* The thread's filter goes on before it runs guest code, after every resource exists. */
+	if (vm->vcpu_filter) {
+		int ret = seccomp_install(vm->vcpu_filter);
+		if (ret < 0) {
+			log_error("vCPU %u: installing its seccomp filter: %s", vcpu->id,
+				  strerror(-ret));
+			vm_request_stop(vm, EXIT_GENERIC);
+		}
+	}
+#ifdef KILN_TEST_HOOKS
+	test_hook_bad_syscall("vcpu");
+#endif
 	pthread_barrier_wait(&vm->start_barrier);
 	while (!vm_stopping(vm)) {
 		if (vcpu->id == 0 && !atomic_load_explicit(&vm->startup.recorded,

@@ -15,6 +15,7 @@
 struct vcpu;
 struct serial;
 struct metrics;
+struct seccomp_filter;
 
 /* Figures recorded at the first KVM_RUN, for the start-up benchmark. */
 struct vm_startup {
@@ -52,6 +53,7 @@ struct vm {
 	void *console_opaque;
 
 	struct metrics *metrics;	/* where devices register their counters */
+	const struct seccomp_filter *vcpu_filter;	/* NULL: vCPU threads run unfiltered */
 
 	struct vm_startup startup;
 	uint64_t main_start_ns;	/* CLOCK_MONOTONIC at main() */

@@ -122,10 +122,18 @@ Test(cli, unsupported_firecracker_flags)
 {
 	expect_error(PARSE("--api-sock", "/run/fc.sock"), -ENOTSUP,
 		     "--api-sock: not supported yet (kiln has no API server; use --config-file)");
-	expect_error(PARSE("--config-file", "/c", "--seccomp-filter", "/f"), -ENOTSUP,
-		     "--seccomp-filter: not supported yet");
-	expect_error(PARSE("--config-file", "/c", "--no-seccomp"), -ENOTSUP,
-		     "--no-seccomp: not supported yet");
+}
+
+Test(cli, seccomp_flags)
+{
+	cr_assert_eq(PARSE("--config-file", "/c", "--seccomp-filter", "/f"), 0, "%s", err.msg);
+	cr_assert_str_eq(cli.seccomp_filter, "/f");
+	cr_assert_not(cli.no_seccomp);
+	cr_assert_eq(PARSE("--config-file", "/c", "--no-seccomp"), 0, "%s", err.msg);
+	cr_assert(cli.no_seccomp);
+	cr_assert_null(cli.seccomp_filter);
+	expect_error(PARSE("--config-file", "/c", "--no-seccomp", "--seccomp-filter", "/f"),
+		     -EINVAL, "--seccomp-filter and --no-seccomp exclude each other");
 }
 
 Test(cli, valid_id)

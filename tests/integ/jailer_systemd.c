@@ -1,0 +1,42 @@
+/* Integration: tools/systemd/kiln@.service passes systemd-analyze verify. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "jailer_util.h"
+
+Test(jailer_systemd, unit_verifies)
+{
+	char cmd[8 * PATH_MAX], jailer[PATH_MAX], unit[PATH_MAX];
+	struct jt t;
+
+	jt_init(&t);
+	if (access("/usr/bin/systemd-analyze", X_OK) != 0)
+		cr_skip_test("systemd-analyze is not installed");
+	cr_assert_not_null(realpath(t.jailer, jailer));
+	/* The unit lives in the source tree, two levels above build/tests/integ. */
+	char self[PATH_MAX] = "";
+	ssize_t sn = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	cr_assert_gt(sn, 0);
+	self[sn] = '\0';
+	*strrchr(self, '/') = '\0';	/* build/tests/integ */
+	snprintf(unit, sizeof(unit), "%s/../../../tools/systemd/kiln@.service", self);
+	if (access(unit, R_OK) != 0)
+		snprintf(unit, sizeof(unit), "tools/systemd/kiln@.service");
+	cr_assert_eq(access(unit, R_OK), 0, "%s", unit);
+	/* verify insists that ExecStart's binary exists: point it at the built jailer. */
+	snprintf(cmd, sizeof(cmd),
+		 "sed 's#/usr/local/bin/jailer#%s#g' %s > %s/kiln@.service && "
+		 "ln -s kiln@.service %s/kiln@vm1.service && cd %s && "
+		 "systemd-analyze verify --man=no ./kiln@vm1.service 2>&1",
+		 jailer, unit, t.base, t.base, t.base);
+	FILE *p = popen(cmd, "r");
+	char out[4096] = "";
+	size_t n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	int rc = pclose(p);
+	jt_fini(&t);
+	cr_assert_eq(rc, 0, "systemd-analyze verify: %s", out);
+	cr_assert_eq(n, 0u, "warnings: %s", out);
+}

@@ -1,0 +1,45 @@
+#!/bin/bash
+# Builds (or finds in the cache) the lab VM's kernel and initramfs.
+#   tools/lab/image.sh [--quiet]
+# Prints LAB_KERNEL=... LAB_INITRAMFS=... LAB_KERNEL_RELEASE=... (shell-sourceable).
+# The kernel is Debian's linux-image-*-amd64 (it must have kvm_amd; override with
+# KILN_LAB_KERNEL_PKG); the initramfs is busybox-static, tools/lab/init and the modules
+# for KVM, virtio-pci, 9p and virtio serial. Cached under $KILN_CACHE/lab/<key>/.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../guest/lib.sh"
+[ "${1:-}" = --quiet ] && export KILN_QUIET=1
+
+LAB_MODULES="irqbypass ccp kvm kvm_amd virtio_pci virtio_console 9pnet_virtio 9p overlay"
+
+KILN_KERNEL_PKG=${KILN_LAB_KERNEL_PKG:-} kernel_resolve amd64
+kernel_fetch
+busybox_resolve
+key=$(
+	{
+		echo "lab kernel=$KPKG=$KPKGVER busybox=$BUSYBOX_VER modules=$LAB_MODULES"
+		cat "$here/init" "$here/image.sh" "$here/../guest/lib.sh"
+	} | khash
+)
+out=$KILN_CACHE/lab/$key
+if [ ! -r "$out/ok" ]; then
+	klock lab
+	if [ ! -r "$out/ok" ]; then
+		klog "building the lab initramfs $key ($KPKG $KPKGVER)"
+		rm -rf "$out.tmp"
+		mkdir -p "$out.tmp"
+		busybox_tree "$out.tmp/tree"
+		# shellcheck disable=SC2086
+		modules_install "$out.tmp/tree" $LAB_MODULES
+		install -m 0755 "$here/init" "$out.tmp/tree/init"
+		pack_cpio "$out.tmp/tree" "$out.tmp/initramfs.cpio.gz"
+		rm -rf "$out.tmp/tree"
+		rm -rf "$out"
+		mv "$out.tmp" "$out"
+		touch "$out/ok"
+	fi
+	kunlock
+fi
+echo "LAB_KERNEL=$KDIR/vmlinuz"
+echo "LAB_INITRAMFS=$out/initramfs.cpio.gz"
+echo "LAB_KERNEL_RELEASE=$KVER"

@@ -1,0 +1,143 @@
+/* The sync block engine: raw image files read and written with preadv/pwritev on the main thread. */
+#include "backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io.h"
+
+int backend_open_image(const char *path, bool read_only, uint64_t *size)
+{
+	struct stat st;
+	int fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+
+	if (fd < 0 && !read_only && (errno == EACCES || errno == EPERM || errno == EROFS)) {
+		/* Readable but not writable: say so, rather than "Permission denied". */
+		int e = errno;
+		int ro = open(path, O_RDONLY | O_CLOEXEC);
+		if (ro < 0) {
+			errno = e;
+			return -e;
+		}
+		close(ro);
+		return -EROFS;
+	}
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	}
+	/* root can open anything for writing: a file with no write bit is still read-only. */
+	if (!read_only && !(st.st_mode & 0222)) {
+		close(fd);
+		return -EROFS;
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+/* Move every byte or fail: short transfers are retried, end of file is -EIO. */
+static int64_t transfer(int fd, bool write, uint64_t offset, const struct iovec *iov,
+			int iovcnt)
+{
+	struct iovec local[BACKEND_MAX_IOV];
+	int64_t total = 0;
+
+	if (iovcnt < 0 || (size_t)iovcnt > ARRAY_SIZE(local))
+		return -EINVAL;
+	for (int i = 0; i < iovcnt; i++)
+		local[i] = iov[i];
+	struct iovec *v = local;
+	while (iovcnt > 0) {
+		ssize_t n = write ? pwritev(fd, v, iovcnt, (off_t)offset)
+				  : preadv(fd, v, iovcnt, (off_t)offset);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;	/* the file ended: truncated underneath us */
+		total += n;
+		offset += (uint64_t)n;
+		while (iovcnt > 0 && (size_t)n >= v->iov_len) {
+			n -= (ssize_t)v->iov_len;
+			v++;
+			iovcnt--;
+		}
+		if (iovcnt > 0) {
+			v->iov_base = (uint8_t *)v->iov_base + n;
+			v->iov_len -= (size_t)n;
+		}
+	}
+	return total;
+}
+
+static int file_submit(struct backend *be, enum backend_op op, uint64_t offset,
+		       const struct iovec *iov, int iovcnt, void *cookie)
+{
+	int64_t res;
+
+	switch (op) {
+	case BACKEND_READ:
+		res = transfer(be->fd, false, offset, iov, iovcnt);
+		break;
+	case BACKEND_WRITE:
+		res = transfer(be->fd, true, offset, iov, iovcnt);
+		break;
+	case BACKEND_FLUSH:
+		res = fdatasync(be->fd) < 0 ? -errno : 0;
+		break;
+	default:
+		return -EINVAL;
+	}
+	be->complete(be->opaque, cookie, res);
+	return 0;
+}
+
+static int file_commit(struct backend *be)
+{
+	(void)be;
+	return 0;
+}
+
+static void file_process(struct backend *be)
+{
+	(void)be;
+}
+
+static void file_destroy(struct backend *be)
+{
+	close_quietly(be->fd);
+	free(be);
+}
+
+static const struct backend_ops file_ops = {
+	.name = "Sync",
+	.submit = file_submit,
+	.commit = file_commit,
+	.process = file_process,
+	.destroy = file_destroy,
+};
+
+int backend_file_create(int fd, backend_complete_fn complete, void *opaque,
+			struct backend **out)
+{
+	struct backend *be = calloc(1, sizeof(*be));
+	if (!be) {
+		close_quietly(fd);
+		return -ENOMEM;
+	}
+	*be = (struct backend){ .ops = &file_ops, .fd = fd, .event_fd = -1,
+				.complete = complete, .opaque = opaque };
+	*out = be;
+	return 0;
+}

@@ -1,0 +1,112 @@
+/* The virtio devices a VM's configuration asks for, created and placed in a fixed order. */
+#include "devices.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "vm.h"
+
+static int add(struct virtio_devices *d, struct virtio_dev *dev, struct error *err)
+{
+	struct virtio_mmio *t = &d->transports[d->nr];
+	int ret = virtio_mmio_init(t, dev);
+
+	d->devs[d->nr++] = dev;
+	if (ret < 0)
+		return error_set(err, ret, "%s: eventfd: %s", dev->label, strerror(-ret));
+	t->needs_reset_count = &d->needs_reset_count;
+	return 0;
+}
+
+static int add_drive(struct virtio_devices *d, struct vm *vm, const struct vm_config *cfg,
+		     unsigned int i, struct error *err)
+{
+	struct virtio_dev *dev;
+	int ret = virtio_blk_create(&cfg->drives[i], i, &vm->mem, &d->blk_stats, &dev, err);
+	return ret < 0 ? ret : add(d, dev, err);
+}
+
+static int register_metrics(struct virtio_devices *d, struct metrics *m)
+{
+	struct blk_stats *b = &d->blk_stats;
+	int ret = 0;
+
+	ret |= metrics_add(m, "block", "read_count", &b->read_count);
+	ret |= metrics_add(m, "block", "write_count", &b->write_count);
+	ret |= metrics_add(m, "block", "flush_count", &b->flush_count);
+	ret |= metrics_add(m, "block", "get_id_count", &b->get_id_count);
+	ret |= metrics_add(m, "block", "read_bytes", &b->read_bytes);
+	ret |= metrics_add(m, "block", "write_bytes", &b->write_bytes);
+	ret |= metrics_add(m, "block", "io_errors", &b->io_errors);
+	ret |= metrics_add(m, "block", "invalid_reqs_count", &b->invalid_reqs);
+	ret |= metrics_add(m, "entropy", "entropy_bytes", &d->rng_stats.entropy_bytes);
+	ret |= metrics_add(m, "entropy", "entropy_count", &d->rng_stats.entropy_count);
+	ret |= metrics_add(m, "entropy", "host_rng_fails", &d->rng_stats.host_rng_fails);
+	ret |= metrics_add(m, "virtio", "device_needs_reset_count", &d->needs_reset_count);
+	return ret;
+}
+
+int virtio_devices_create(struct virtio_devices *d, struct vm *vm, const struct vm_config *cfg,
+			  struct error *err)
+{
+	int root = -1, ret;
+
+	memset(d, 0, sizeof(*d));
+	for (unsigned int i = 0; i < cfg->nr_drives; i++)
+		if (cfg->drives[i].is_root_device)
+			root = (int)i;
+	/* Linux names virtio disks in probe order: the root drive comes first, as vda. */
+	if (root >= 0 && (ret = add_drive(d, vm, cfg, (unsigned int)root, err)) < 0)
+		return ret;
+	for (unsigned int i = 0; i < cfg->nr_drives; i++)
+		if ((int)i != root && (ret = add_drive(d, vm, cfg, i, err)) < 0)
+			return ret;
+	if (cfg->has_entropy) {
+		struct virtio_dev *dev;
+		if ((ret = virtio_rng_create(&vm->mem, &d->rng_stats, &dev, err)) < 0 ||
+		    (ret = add(d, dev, err)) < 0)
+			return ret;
+	}
+	if (d->nr && vm->metrics && register_metrics(d, vm->metrics) < 0)
+		return error_set(err, -ENOSPC, "too many metrics");
+	if (root >= 0) {
+		const struct drive_config *r = &cfg->drives[root];
+		if (r->partuuid)
+			cmdline_append(&vm->cmdline, "root=PARTUUID=%s", r->partuuid);
+		else
+			cmdline_append(&vm->cmdline, "root=/dev/vda");
+		cmdline_append(&vm->cmdline, "%s", r->is_read_only ? "ro" : "rw");
+	}
+	return 0;
+}
+
+int virtio_devices_place(struct virtio_devices *d, struct vm *vm, struct error *err)
+{
+	for (unsigned int i = 0; i < d->nr; i++) {
+		int ret = virtio_mmio_place(&d->transports[i], vm, err);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int virtio_devices_attach(struct virtio_devices *d, struct evloop *loop)
+{
+	for (unsigned int i = 0; i < d->nr; i++) {
+		int ret = virtio_mmio_attach(&d->transports[i], loop);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+void virtio_devices_destroy(struct virtio_devices *d)
+{
+	for (unsigned int i = 0; i < d->nr; i++) {
+		virtio_mmio_destroy(&d->transports[i]);
+		d->devs[i]->ops->destroy(d->devs[i]);
+		d->devs[i] = NULL;
+	}
+	d->nr = 0;
+}

@@ -1,0 +1,41 @@
+/* The virtio devices a VM's configuration asks for, created and placed in a fixed order. */
+#ifndef KILN_VIRTIO_DEVICES_H
+#define KILN_VIRTIO_DEVICES_H
+
+#include <stdatomic.h>
+#include "blk.h"
+#include "config.h"
+#include "error.h"
+#include "mmio.h"
+#include "rng.h"
+
+#define VIRTIO_DEVICES_MAX (CONFIG_MAX_DRIVES + 1)
+
+struct vm;
+struct evloop;
+
+struct virtio_devices {
+	struct virtio_dev *devs[VIRTIO_DEVICES_MAX];
+	struct virtio_mmio transports[VIRTIO_DEVICES_MAX];
+	unsigned int nr;
+	struct blk_stats blk_stats;
+	struct rng_stats rng_stats;
+	atomic_ulong needs_reset_count;
+};
+
+/*
+ * Open every drive and create every device (the root drive first, so that it is
+ * /dev/vda; then the other drives in config order; then virtio-rng), register their
+ * metrics, and append root= and rw/ro for a root drive. Errors are configuration
+ * errors naming the key ("drives[1].path_on_host: ...").
+ */
+int virtio_devices_create(struct virtio_devices *d, struct vm *vm, const struct vm_config *cfg,
+			  struct error *err) MUST_CHECK;
+/* Place each device on the MMIO bus with its IRQ, irqfd, ioeventfds and command-line entry. */
+int virtio_devices_place(struct virtio_devices *d, struct vm *vm, struct error *err) MUST_CHECK;
+/* Register the devices' fds (kicks, engine completions) on the main loop. */
+int virtio_devices_attach(struct virtio_devices *d, struct evloop *loop) MUST_CHECK;
+/* Free everything, after the vCPUs stopped. */
+void virtio_devices_destroy(struct virtio_devices *d);
+
+#endif
