@@ -9,7 +9,7 @@ set -eu
 BUILD_PKGS="gcc make pkg-config libc6-dev libjansson-dev libcap-dev libcgroup-dev
 libseccomp-dev liburing-dev libfdt-dev"
 # Tests, benchmarks and the demo: unit tests, guest images, the lab, console tests.
-TEST_PKGS="libcriterion-dev tmux busybox-static cpio e2fsprogs xz-utils zstd
+TEST_PKGS="libcriterion-dev tmux strace busybox-static cpio e2fsprogs xz-utils zstd
 qemu-system-x86 kmod"
 
 all_pkgs() { echo $BUILD_PKGS $TEST_PKGS; }

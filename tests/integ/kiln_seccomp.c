@@ -634,3 +634,26 @@ Test(kiln_seccomp, profile_has_no_dead_rules_and_scenarios_make_no_other_calls)
 	cr_assert_eq(cov.vlen, 0u, "calls no rule allows:\n%s", cov.violations);
 	cr_assert_eq(dlen, 0u, "rules no scenario exercises:\n%s", dead);
 }
+
+Test(kiln_seccomp, the_aarch64_profile_compiles_for_aarch64)
+{
+	char seccompc[PATH_MAX + 32], out[PATH_MAX + 64], buf[64] = "";
+	snprintf(seccompc, sizeof(seccompc), "%s/tools/seccompc", tools_dir);
+	snprintf(out, sizeof(out), "%s", kt_path(&t, "aarch64.bpf"));
+	const char *argv[] = { seccompc, "--arch", "aarch64", "seccomp-profiles/aarch64.json",
+			       "--bpf", out, NULL };
+	proc_run(argv, NULL, 10000, &r);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	FILE *f = fopen(out, "rb");
+	cr_assert_not_null(f);
+	cr_assert_eq(fread(buf, 1, 12, f), 12u);
+	fclose(f);
+	cr_assert(memcmp(buf, "KILNBPF1\2\0\0\0", 12) == 0, "not two filters in kiln's format");
+	/* A system call that exists only on x86-64 is refused for arm64 by name. */
+	const char *bad[] = { seccompc, "--arch", "aarch64", "seccomp-profiles/x86_64.json",
+			      "--bpf", out, NULL };
+	proc_run(bad, NULL, 10000, &r);
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "\"epoll_wait\" is not a system call on this architecture"), "%s",
+		  r.err);
+}
