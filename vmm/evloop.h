@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include "util.h"
 
-#define EVLOOP_MAX_HANDLERS 32
+#define EVLOOP_MAX_HANDLERS 64	/* 16 drives with io_uring take 32 (kick + completions) */
 
 typedef void (*evloop_cb)(void *opaque, uint32_t events);
 

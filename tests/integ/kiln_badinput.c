@@ -213,9 +213,9 @@ Test(kiln_badinput, sections_without_a_device_are_refused)
 	run_json("{\"boot-source\": {\"kernel_image_path\": \"a\"}, \"vsock\": {\"guest_cid\": 3, "
 		 "\"uds_path\": \"/tmp/v.sock\"}}");
 	expect_error(152, "vsock: not supported yet");
-	run_json("{\"boot-source\": {\"kernel_image_path\": \"a\"}, \"drives\": [{\"drive_id\": "
-		 "\"rootfs\"}]}");
-	expect_error(152, "drives: not supported yet (kiln has no block device)");
+	run_json("{\"boot-source\": {\"kernel_image_path\": \"a\"}, \"network-interfaces\": "
+		 "[{\"iface_id\": \"eth0\"}]}");
+	expect_error(152, "network-interfaces: not supported yet (kiln has no network device)");
 }
 
 Test(kiln_badinput, unreadable_config_file)

@@ -286,7 +286,10 @@ static int threads_in_mode(pid_t pid, int mode, int *total)
 	for (struct dirent *e; (e = readdir(d));) {
 		if (e->d_name[0] == '.')
 			continue;
-		/* PF_USER_WORKER (0x4000): kvm-nx-lpage-recovery, which runs no user code. */
+		/*
+		 * Kernel workers that run no user code: PF_USER_WORKER (0x4000), e.g.
+		 * kvm-nx-lpage-recovery, and PF_IO_WORKER (0x10), io_uring's.
+		 */
 		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", pid, e->d_name);
 		FILE *f = fopen(path, "r");
 		unsigned long flags = 0;
@@ -296,7 +299,7 @@ static int threads_in_mode(pid_t pid, int mode, int *total)
 		}
 		if (f)
 			fclose(f);
-		if (flags & 0x4000)
+		if (flags & (0x4000 | 0x10))
 			continue;
 		(*total)++;
 		snprintf(path, sizeof(path), "/proc/%d/task/%s/status", pid, e->d_name);
@@ -501,6 +504,33 @@ static void scenario(struct coverage *cov, const char *allow_all, const char *na
 	scan_trace(trace, cov);
 }
 
+/* The virtio guests against real images: every engine and the entropy device. */
+static void scenario_virtio(struct coverage *cov, const char *allow_all, const char *name,
+			    const char *guest, const char *engine)
+{
+	const char *argv[20];
+	char trace[PATH_MAX + 64], data[PATH_MAX + 64], ro[PATH_MAX + 64];
+	snprintf(trace, sizeof(trace), "%s", kt_path(&t, name));
+	snprintf(data, sizeof(data), "%s", kt_path(&t, "data.img"));
+	snprintf(ro, sizeof(ro), "%s", kt_path(&t, "ro.img"));
+	FILE *f = fopen(data, "w");
+	fclose(f);
+	cr_assert_eq(truncate(data, 1 << 20), 0);
+	f = fopen(ro, "w");
+	fclose(f);
+	cr_assert_eq(truncate(ro, 64 << 10), 0);
+	kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"machine-config\": "
+		  "{\"vcpu_count\": 1, \"mem_size_mib\": 64}, \"entropy\": {}, \"drives\": ["
+		  "{\"drive_id\": \"data\", \"path_on_host\": \"%s\", \"is_root_device\": true, "
+		  "\"cache_type\": \"Writeback\", \"io_engine\": \"%s\"}, {\"drive_id\": \"ro\", "
+		  "\"path_on_host\": \"%s\", \"is_root_device\": false, \"is_read_only\": true, "
+		  "\"io_engine\": \"%s\"}]}", kt_guest(guest), data, engine, ro, engine);
+	traced_argv(argv, allow_all, trace);
+	proc_run(argv, NULL, 60000, &r);
+	cr_assert(!r.timed_out, "%s timed out", name);
+	scan_trace(trace, cov);
+}
+
 /* A live run: stdin a pipe or a terminal, input typed once `ready` is printed, then
  * optionally a signal to the process or to vCPU 1. */
 struct live {
@@ -612,6 +642,9 @@ Test(kiln_seccomp, profile_has_no_dead_rules_and_scenarios_make_no_other_calls)
 		input[i] = (char)('a' + i % 16);
 	memcpy(input + 1000, "q", 2);
 	scenario(&cov, aa, "hello.trace", "hello", 1, NULL);
+	scenario_virtio(&cov, aa, "blk-sync.trace", "virtio_blk", "Sync");
+	scenario_virtio(&cov, aa, "blk-async.trace", "virtio_blk", "Async");
+	scenario_virtio(&cov, aa, "rng.trace", "virtio_rng", "Sync");
 	scenario(&cov, aa, "smp.trace", "smp", 4, NULL);
 	scenario(&cov, aa, "echo.trace", "echo", 1, input);
 	scenario(&cov, aa, "triplefault.trace", "triplefault", 1, NULL);

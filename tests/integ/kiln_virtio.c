@@ -116,7 +116,8 @@ Test(kiln_virtio, rng_fills_guest_buffers)
 /* Every protocol violation: DEVICE_NEEDS_RESET seen by the guest, kiln keeps running. */
 Test(kiln_virtio, misbehaving_guest_gets_device_reset)
 {
-	const char *img = make_image("data.img", 64 * 1024, "kiln sector zero");
+	char img[PATH_MAX];
+	snprintf(img, sizeof(img), "%s", make_image("data.img", 64 * 1024, "kiln sector zero"));
 	kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, "
 		  "\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64}, "
 		  "\"drives\": [{\"drive_id\": \"data\", \"path_on_host\": \"%s\", "
@@ -174,4 +175,89 @@ Test(kiln_virtio, misbehaving_guest_gets_device_reset)
 	if (f)
 		fclose(f);
 	cr_assert_eq(total, 18, "metrics: %lu resets counted", total);
+}
+
+/* ---- drive configuration: refused before the guest runs, with the key and path named ---- */
+
+static void run_drives(const char *drives)
+{
+	kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, "
+		  "\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64}, \"drives\": [%s]}",
+		  kt_guest("hello"), drives);
+	kt_run(&t, &r, NULL, 20000, NULL);
+}
+
+static void expect_refused(const char *msg)
+{
+	cr_assert_eq(r.status, 152, "exit %d; stderr:\n%s", r.status, r.err);
+	cr_assert_str_eq(r.out, "", "the guest ran");
+	cr_assert(strstr(r.err, msg), "want \"%s\" in:\n%s", msg, r.err);
+}
+
+Test(kiln_virtio, missing_image_refused)
+{
+	char want[PATH_MAX + 128], drives[PATH_MAX + 256];
+	const char *ok = make_image("ok.img", 4096, "x");
+	snprintf(drives, sizeof(drives), "{\"drive_id\": \"a\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": true}, {\"drive_id\": \"b\", \"path_on_host\": "
+		 "\"/nonexistent/disk.img\", \"is_root_device\": false}", ok);
+	run_drives(drives);
+	snprintf(want, sizeof(want), "drives[1].path_on_host: /nonexistent/disk.img: No such file "
+		 "or directory");
+	expect_refused(want);
+}
+
+Test(kiln_virtio, directory_refused)
+{
+	char want[PATH_MAX + 128], drives[PATH_MAX + 256];
+	snprintf(drives, sizeof(drives), "{\"drive_id\": \"a\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false}", t.dir);
+	run_drives(drives);
+	snprintf(want, sizeof(want), "drives[0].path_on_host: %s: is a directory, not a raw image "
+		 "file", t.dir);
+	expect_refused(want);
+}
+
+Test(kiln_virtio, read_only_file_needs_is_read_only)
+{
+	char want[PATH_MAX + 128], drives[PATH_MAX + 256], path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s", make_image("ro.img", 4096, "x"));
+	chmod(path, 0444);
+	snprintf(drives, sizeof(drives), "{\"drive_id\": \"a\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false}", path);
+	run_drives(drives);
+	snprintf(want, sizeof(want), "drives[0].path_on_host: %s: the file is read-only; set "
+		 "is_read_only to true to use it", path);
+	expect_refused(want);
+}
+
+Test(kiln_virtio, duplicate_ids_and_two_roots_refused)
+{
+	run_drives("{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": false}, "
+		   "{\"drive_id\": \"a\", \"path_on_host\": \"y\", \"is_root_device\": false}");
+	expect_refused("drives[1].drive_id: \"a\" is already used by drives[0]");
+	run_drives("{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": true}, "
+		   "{\"drive_id\": \"b\", \"path_on_host\": \"y\", \"is_root_device\": true}");
+	expect_refused("drives[1].is_root_device: drives[0] is already the root device");
+}
+
+/* The root drive is vda (first on the command line) and adds root= and rw/ro. */
+Test(kiln_virtio, root_device_command_line_and_odd_size)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+	snprintf(a, sizeof(a), "%s", make_image("a.img", 4096, "x"));
+	snprintf(b, sizeof(b), "%s", make_image("b.img", 4096 + 100, "x"));
+	kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\", \"boot_args\": "
+		  "\"console=ttyS0\"}, \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64}, "
+		  "\"drives\": [{\"drive_id\": \"data\", \"path_on_host\": \"%s\", "
+		  "\"is_root_device\": false}, {\"drive_id\": \"root\", \"path_on_host\": \"%s\", "
+		  "\"is_root_device\": true, \"is_read_only\": true, \"partuuid\": \"0eaa91a0-01\"}], "
+		  "\"entropy\": {}}", kt_guest("bootinfo"), a, b);
+	kt_run(&t, &r, NULL, 20000, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "cmdline: console=ttyS0 root=PARTUUID=0eaa91a0-01 ro "
+			 "virtio_mmio.device=4K@0xd0000000:5 virtio_mmio.device=4K@0xd0001000:6 "
+			 "virtio_mmio.device=4K@0xd0002000:7\n"), "%s", r.out);
+	cr_assert(strstr(r.err, "b.img: 4196 bytes is not a multiple of 512; the last 100 bytes "
+			 "are not used"), "%s", r.err);
 }

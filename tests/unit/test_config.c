@@ -341,8 +341,7 @@ Test(config, boot_source_required)
 Test(config, unsupported_sections)
 {
 	static const char *const names[] = {
-		"vsock", "balloon", "entropy", "pmem", "memory-hotplug", "mmds-config",
-		"cpu-config",
+		"vsock", "balloon", "pmem", "memory-hotplug", "mmds-config", "cpu-config",
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char json[256], msg[64];
@@ -354,9 +353,6 @@ Test(config, unsupported_sections)
 
 Test(config, non_empty_device_lists_refused)
 {
-	expect_error("{" BOOT ", \"drives\": [{\"drive_id\": \"rootfs\", \"path_on_host\": \"r.ext4\","
-		     " \"is_root_device\": true, \"is_read_only\": false}]}", -ENOTSUP,
-		     "drives: not supported yet (kiln has no block device)");
 	expect_error("{" BOOT ", \"network-interfaces\": [{\"iface_id\": \"eth0\"}]}", -ENOTSUP,
 		     "network-interfaces: not supported yet (kiln has no network device)");
 }
@@ -412,4 +408,104 @@ Test(config, metrics_and_serial_bad)
 		     "metrics.metrics_path: must not be empty");
 	expect_error("{" BOOT ", \"serial\": {\"serial_out_path\": \"\"}}", -EINVAL,
 		     "serial.serial_out_path: must not be empty");
+}
+
+/* ---- drives and entropy ---- */
+
+#define DRIVE(body) "{" BOOT ", \"drives\": [" body "]}"
+
+Test(config, drives_parsed_with_defaults)
+{
+	cr_assert_eq(load(DRIVE("{\"drive_id\": \"rootfs\", \"path_on_host\": \"r.ext4\", "
+			       "\"is_root_device\": true, \"is_read_only\": false}, "
+			       "{\"drive_id\": \"data_1\", \"path_on_host\": \"/d.img\", "
+			       "\"is_root_device\": false, \"partuuid\": \"1234-01\", "
+			       "\"is_read_only\": true, \"cache_type\": \"Writeback\", "
+			       "\"io_engine\": \"Async\", \"rate_limiter\": null, \"socket\": null}")),
+		     0, "%s", err.msg);
+	cr_assert_eq(cfg.nr_drives, 2);
+	cr_assert_str_eq(cfg.drives[0].drive_id, "rootfs");
+	cr_assert_str_eq(cfg.drives[0].path_on_host, "r.ext4");
+	cr_assert(cfg.drives[0].is_root_device);
+	cr_assert_not(cfg.drives[0].is_read_only);
+	cr_assert_null(cfg.drives[0].partuuid);
+	cr_assert_eq(cfg.drives[0].cache_type, DRIVE_CACHE_UNSAFE);
+	cr_assert_eq(cfg.drives[0].io_engine, DRIVE_ENGINE_SYNC);
+	cr_assert_str_eq(cfg.drives[1].partuuid, "1234-01");
+	cr_assert(cfg.drives[1].is_read_only);
+	cr_assert_eq(cfg.drives[1].cache_type, DRIVE_CACHE_WRITEBACK);
+	cr_assert_eq(cfg.drives[1].io_engine, DRIVE_ENGINE_ASYNC);
+	cr_assert_not(cfg.has_entropy);
+}
+
+Test(config, bad_drives_refused)
+{
+	expect_error(DRIVE("{\"drive_id\": \"a\", \"path_on_host\": \"x\"}"), -EINVAL,
+		     "drives[0].is_root_device: missing required key");
+	expect_error(DRIVE("{\"path_on_host\": \"x\", \"is_root_device\": false}"), -EINVAL,
+		     "drives[0].drive_id: missing required key");
+	expect_error(DRIVE("{\"drive_id\": \"a\", \"is_root_device\": false}"), -EINVAL,
+		     "drives[0].path_on_host: missing required key");
+	expect_error(DRIVE("{\"drive_id\": \"a b\", \"path_on_host\": \"x\", "
+			   "\"is_root_device\": false}"), -EINVAL,
+		     "drives[0].drive_id: \"a b\" must be 1 to 64 characters of A-Z a-z 0-9 _ -");
+	expect_error(DRIVE("{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": false, "
+			   "\"cache_type\": \"None\"}"), -EINVAL,
+		     "drives[0].cache_type: \"None\" is not one of Unsafe, Writeback");
+	expect_error(DRIVE("{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": false, "
+			   "\"io_engine\": \"Fast\"}"), -EINVAL,
+		     "drives[0].io_engine: \"Fast\" is not one of Sync, Async");
+	expect_error(DRIVE("{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": false, "
+			   "\"rate_limiter\": {\"bandwidth\": {}}}"), -ENOTSUP,
+		     "drives[0].rate_limiter: not supported yet");
+	expect_error(DRIVE("{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": false, "
+			   "\"socket\": \"/vhost.sock\"}"), -ENOTSUP,
+		     "drives[0].socket: not supported yet (kiln has no vhost-user block device)");
+	expect_error(DRIVE("{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": false, "
+			   "\"is_read_only\": 1}"), -EINVAL,
+		     "drives[0].is_read_only: expected a boolean, got an integer");
+	expect_error(DRIVE("{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": false, "
+			   "\"bogus\": 1}"), -EINVAL, "drives[0].bogus: unknown key");
+	expect_error(DRIVE("7"), -EINVAL, "drives[0]: expected an object, got an integer");
+}
+
+Test(config, duplicate_ids_and_two_roots_refused)
+{
+	expect_error(DRIVE("{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": false}, "
+			   "{\"drive_id\": \"a\", \"path_on_host\": \"y\", \"is_root_device\": false}"),
+		     -EEXIST, "drives[1].drive_id: \"a\" is already used by drives[0]");
+	expect_error(DRIVE("{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": true}, "
+			   "{\"drive_id\": \"b\", \"path_on_host\": \"y\", \"is_root_device\": false}, "
+			   "{\"drive_id\": \"c\", \"path_on_host\": \"z\", \"is_root_device\": true}"),
+		     -EEXIST, "drives[2].is_root_device: drives[0] is already the root device");
+}
+
+Test(config, too_many_drives_refused)
+{
+	char json[8192] = "{" BOOT ", \"drives\": [";
+	for (int i = 0; i <= CONFIG_MAX_DRIVES; i++) {
+		char one[128];
+		snprintf(one, sizeof(one), "%s{\"drive_id\": \"d%d\", \"path_on_host\": \"x\", "
+			 "\"is_root_device\": false}", i ? ", " : "", i);
+		strcat(json, one);
+	}
+	strcat(json, "]}");
+	expect_error(json, -E2BIG, "drives: 17 drives; at most 16 are supported");
+}
+
+Test(config, entropy)
+{
+	cr_assert_eq(load("{" BOOT ", \"entropy\": {}}"), 0, "%s", err.msg);
+	cr_assert(cfg.has_entropy);
+	config_free(&cfg);
+	config_defaults(&cfg);
+	cr_assert_eq(load("{" BOOT ", \"entropy\": {\"rate_limiter\": null}}"), 0, "%s", err.msg);
+	cr_assert(cfg.has_entropy);
+	config_free(&cfg);
+	config_defaults(&cfg);
+	expect_error("{" BOOT ", \"entropy\": {\"rate_limiter\": {\"ops\": {}}}}", -ENOTSUP,
+		     "entropy.rate_limiter: not supported yet");
+	config_free(&cfg);
+	config_defaults(&cfg);
+	expect_error("{" BOOT ", \"entropy\": {\"bytes\": 1}}", -EINVAL, "entropy.bytes: unknown key");
 }
