@@ -42,7 +42,7 @@ int cg_write_file(const char *dir, const char *file, const char *value, struct j
 	for (int tries = 0; tries < 200 && r == -EBUSY; tries++) {
 		if (tries)
 			sleep_ms(5);
-		fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+		fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
 		if (fd < 0)
 			return jail_fail_errno(err, JAIL_EXIT_CGROUP, errno, "cannot open %s", path);
 		r = write_all(fd, value, strlen(value));

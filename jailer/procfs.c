@@ -194,6 +194,11 @@ static int unescape(const char *s, size_t n, char *out, size_t size)
 	return 0;
 }
 
+static bool token_is(const char *s, size_t n, const char *word)
+{
+	return n == strlen(word) && strncmp(s, word, n) == 0;
+}
+
 int proc_parse_cgroup_mounts(const char *mountinfo, struct cg_mounts *out)
 {
 	char line[3 * PATH_MAX];
@@ -244,11 +249,10 @@ int proc_parse_cgroup_mounts(const char *mountinfo, struct cg_mounts *out)
 			size_t o = 0;
 			while (*s) {
 				size_t n = strcspn(s, ",");
-				bool keep = !(n == 2 && (strncmp(s, "rw", 2) == 0 ||
-							 strncmp(s, "ro", 2) == 0)) &&
-					    !memchr(s, '=', n) && strncmp(s, "clone_children", n) &&
-					    strncmp(s, "noprefix", n) && strncmp(s, "xattr", n) &&
-					    strncmp(s, "cpuset_v2_mode", n);
+				bool keep = !memchr(s, '=', n) && !token_is(s, n, "rw") &&
+					    !token_is(s, n, "ro") && !token_is(s, n, "clone_children") &&
+					    !token_is(s, n, "noprefix") && !token_is(s, n, "xattr") &&
+					    !token_is(s, n, "cpuset_v2_mode");
 				if (keep && o + n + 2 < sizeof(m.controllers)) {
 					if (o)
 						m.controllers[o++] = ',';

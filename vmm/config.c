@@ -462,6 +462,11 @@ int config_load_file(const char *path, struct vm_config *cfg, struct error *err)
 {
 	json_error_t jerr;
 	struct stat st;
+
+	/* "-": standard input, for jails that see neither /etc nor /dev/stdin. */
+	if (strcmp(path, "-") == 0)
+		return load(json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr), &jerr,
+			    "standard input", cfg, err);
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return error_set(err, -errno, "%s: %s", path, strerror(errno));

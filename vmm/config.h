@@ -80,7 +80,7 @@ struct vm_config {
 /* Defaults for everything optional (1 vCPU, 128 MiB, no initrd...). */
 void config_defaults(struct vm_config *cfg);
 /*
- * Parse a config file. On error, err->msg names the JSON path and the problem
+ * Parse a config file ("-" reads standard input). On error, err->msg names the JSON path and the problem
  * (e.g. "machine-config.vcpu_count: 33 is out of range (1 to 32)").
  */
 int config_load_file(const char *path, struct vm_config *cfg, struct error *err) MUST_CHECK;

@@ -49,8 +49,20 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
+static pid_t spawned[64];
+static size_t n_spawned;
+
 void jt_fini(struct jt *t)
 {
+	/* A failed assertion can leave a jailer or a probe running; they hold the test
+	 * runner's pipes, so kill them before anything else. */
+	for (size_t i = 0; i < n_spawned; i++)
+		kill(spawned[i], SIGKILL);
+	if (t->root[0]) {
+		pid_t vmm = jt_read_pid(t, 10);
+		if (vmm > 0)
+			kill(vmm, SIGKILL);
+	}
 	if (t->base[0])
 		nftw(t->base, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
@@ -121,6 +133,8 @@ pid_t jt_spawn(const char *const *args, int *out_fd)
 	}
 	close(out[1]);
 	*out_fd = out[0];
+	if (n_spawned < 64)
+		spawned[n_spawned++] = pid;
 	return pid;
 }
 

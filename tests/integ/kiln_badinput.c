@@ -232,6 +232,21 @@ Test(kiln_badinput, config_file_is_a_directory)
 	expect_error(152, ": not a regular file");
 }
 
+Test(kiln_badinput, config_on_standard_input)
+{
+	char json[512];
+	snprintf(json, sizeof(json), "{\"boot-source\": {\"kernel_image_path\": \"%s\"}}",
+		 kt_guest("hello"));
+	const char *argv[] = { t.kiln, "--config-file", "-", NULL };
+	proc_run(argv, json, 20000, &r);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "Hello from a kiln test guest!\n");
+	proc_run(argv, "{\"boot-source\": 1}", 20000, &r);
+	expect_error(152, "boot-source: expected an object, got an integer");
+	proc_run(argv, "{", 20000, &r);
+	expect_error(152, "standard input: invalid JSON at line 1");
+}
+
 Test(kiln_badinput, bad_arguments_exit_153)
 {
 	const char *none[] = { t.kiln, NULL };
