@@ -184,7 +184,7 @@ test: check-deps
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 test-bins
 	$(Q)tests/run.sh $(BUILD) build/asan
 
-bench: check-deps all guests $(TOOL_BINS)
+bench: check-deps all guests $(TOOL_BINS) $(HELPER_BINS)
 	$(Q)tools/bench/run.sh $(BUILD)
 
 demo: check-deps all guests

@@ -13,7 +13,7 @@
 enum opt {
 	OPT_ID, OPT_EXEC_FILE, OPT_UID, OPT_GID, OPT_CHROOT_BASE, OPT_NETNS, OPT_DAEMONIZE,
 	OPT_NEW_PID_NS, OPT_CGROUP, OPT_CGROUP_VERSION, OPT_PARENT_CGROUP, OPT_RESOURCE_LIMIT,
-	OPT_NEW_NS, OPT_CLEANUP, OPT_VERSION, OPT_HELP,
+	OPT_NEW_NS, OPT_CLEANUP, OPT_VERSION, OPT_HELP, OPT_BIND, OPT_ALLOW_ROOT,
 };
 
 static const struct {
@@ -37,6 +37,8 @@ static const struct {
 	[OPT_CLEANUP] = { "cleanup", false, false },
 	[OPT_VERSION] = { "version", false, false },
 	[OPT_HELP] = { "help", false, false },
+	[OPT_BIND] = { "bind", true, true },
+	[OPT_ALLOW_ROOT] = { "allow-root", false, false },
 };
 
 /*
@@ -261,6 +263,113 @@ int jail_parse_rlimit(const char *arg, struct jail_config *cfg, struct jail_err 
 	return 0;
 }
 
+/* A jail path component: letters, digits and ._+@- (no spaces, ':' or escapes). */
+static bool bind_char_ok(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-' || c == '+' || c == '@';
+}
+
+int jail_parse_bind(const char *arg, struct jail_bind *out, struct jail_err *err)
+{
+	size_t len = strlen(arg);
+	const char *colon;
+
+	memset(out, 0, sizeof(*out));
+	/* An optional ":rw" or ":ro" suffix, then HOST_PATH:JAIL_PATH split at the last ':'. */
+	if (len > 3 && (strcmp(arg + len - 3, ":rw") == 0 || strcmp(arg + len - 3, ":ro") == 0)) {
+		out->rw = arg[len - 1] == 'w';
+		len -= 3;
+	}
+	colon = memrchr(arg, ':', len);
+	if (!colon)
+		return jail_fail(err, JAIL_EXIT_BIND_TARGET,
+				 "invalid --bind '%.80s': expected HOST_PATH:JAIL_PATH[:rw]", arg);
+	size_t slen = (size_t)(colon - arg), tlen = len - slen - 1;
+	if (slen == 0)
+		return jail_fail(err, JAIL_EXIT_BIND_SOURCE,
+				 "invalid --bind '%.80s': the host path is empty", arg);
+	if (slen >= sizeof(out->source))
+		return jail_fail(err, JAIL_EXIT_BIND_SOURCE, "invalid --bind: the host path is too long");
+	memcpy(out->source, arg, slen);
+	if (tlen >= sizeof(out->target))
+		return jail_fail(err, JAIL_EXIT_BIND_TARGET,
+				 "invalid --bind %s: the jail path is too long (at most %d bytes)",
+				 out->source, JAIL_BIND_TARGET_MAX - 1);
+	memcpy(out->target, colon + 1, tlen);
+
+	const char *t = out->target;
+	if (t[0] != '/')
+		return jail_fail(err, JAIL_EXIT_BIND_TARGET,
+				 "invalid --bind target '%s': it must be an absolute path in the jail",
+				 t);
+	if (t[1] == '\0')
+		return jail_fail(err, JAIL_EXIT_BIND_TARGET,
+				 "invalid --bind target '/': the jail root itself cannot be replaced");
+	/* Components separated by single slashes; none empty, "." or "..". */
+	for (const char *p = t + 1; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return jail_fail(err, JAIL_EXIT_BIND_TARGET,
+					 "invalid --bind target '%s': empty, '.' or '..' component", t);
+		for (size_t i = 0; i < n; i++)
+			if (!bind_char_ok(p[i]))
+				return jail_fail(err, JAIL_EXIT_BIND_TARGET,
+						 "invalid --bind target '%.80s': character %zu is not "
+						 "one of [A-Za-z0-9._+@-/]", t, (size_t)(p + i - t) + 1);
+		p += n;
+		if (*p == '/' && *++p == '\0')
+			return jail_fail(err, JAIL_EXIT_BIND_TARGET,
+					 "invalid --bind target '%s': trailing '/'", t);
+	}
+	return 0;
+}
+
+/* True when the first component of the jail path t is name. */
+static bool first_component_is(const char *t, const char *name)
+{
+	size_t n = strcspn(t + 1, "/");
+	return n == strlen(name) && strncmp(t + 1, name, n) == 0;
+}
+
+/* a is b, or a directory above b. */
+static bool path_covers(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+	return strncmp(a, b, n) == 0 && (b[n] == '\0' || b[n] == '/');
+}
+
+int jail_check_binds(const struct jail_config *cfg, struct jail_err *err)
+{
+	char pidfile[NAME_MAX + 8];
+
+	snprintf(pidfile, sizeof(pidfile), "%s.pid", cfg->exec_name);
+	for (size_t i = 0; i < cfg->n_binds; i++) {
+		const char *t = cfg->binds[i].target;
+		/* /dev and /run are the jailer's (and the VMM's): nothing of the host goes there. */
+		if (first_component_is(t, "dev") || first_component_is(t, "run"))
+			return jail_fail(err, JAIL_EXIT_BIND_RESERVED,
+					 "invalid --bind target '%s': /dev and /run belong to the "
+					 "jailer", t);
+		if (first_component_is(t, cfg->exec_name) || first_component_is(t, pidfile) ||
+		    first_component_is(t, "old_root"))
+			return jail_fail(err, JAIL_EXIT_BIND_RESERVED,
+					 "invalid --bind target '%s': the jailer creates /%s itself", t,
+					 t + 1);
+		for (size_t j = 0; j < i; j++) {
+			const char *u = cfg->binds[j].target;
+			if (strcmp(t, u) == 0)
+				return jail_fail(err, JAIL_EXIT_BIND_DUPLICATE,
+						 "--bind target %s given twice", t);
+			if (path_covers(t, u) || path_covers(u, t))
+				return jail_fail(err, JAIL_EXIT_BIND_DUPLICATE,
+						 "--bind targets %s and %s overlap: one is inside the "
+						 "other", u, t);
+		}
+	}
+	return 0;
+}
+
 static int parse_id_number(const char *s, bool is_uid, uint32_t *out, struct jail_err *err)
 {
 	uint64_t v;
@@ -362,6 +471,17 @@ static int apply_option(enum opt o, const char *val, struct jail_config *cfg,
 	case OPT_HELP:
 		cfg->help = true;
 		return 0;
+	case OPT_BIND:
+		if (cfg->n_binds == JAIL_MAX_BINDS)
+			return jail_fail(err, JAIL_EXIT_BIND_TARGET, "too many --bind options (at most %d)",
+					 JAIL_MAX_BINDS);
+		if (jail_parse_bind(val, &cfg->binds[cfg->n_binds], err) < 0)
+			return -1;
+		cfg->n_binds++;
+		return 0;
+	case OPT_ALLOW_ROOT:
+		cfg->allow_root = true;
+		return 0;
 	}
 	return jail_fail(err, JAIL_EXIT_UNEXPECTED, "internal error: option %d", (int)o);
 }
@@ -458,7 +578,19 @@ int jail_parse_args(int argc, char **argv, struct jail_config *cfg, struct jail_
 		return jail_fail(err, JAIL_EXIT_USAGE, "missing required option --uid");
 	if (!(seen & (1u << OPT_GID)))
 		return jail_fail(err, JAIL_EXIT_USAGE, "missing required option --gid");
-	return 0;
+	/* A VMM with uid 0 may signal every root process of the host and write every
+	 * root-owned file it can reach (the jail root of a prepared jail, rw binds); gid 0
+	 * opens root-group files. Only on explicit request. */
+	if (cfg->uid == 0 && !cfg->allow_root)
+		return jail_fail(err, JAIL_EXIT_BAD_UID,
+				 "refusing --uid 0: the VMM would run as root (capabilities dropped, "
+				 "still root-owned files and kill() of root processes); use an "
+				 "unprivileged uid, or --allow-root");
+	if (cfg->gid == 0 && !cfg->allow_root)
+		return jail_fail(err, JAIL_EXIT_BAD_GID,
+				 "refusing --gid 0: the VMM would run in the root group; use an "
+				 "unprivileged gid, or --allow-root");
+	return jail_check_binds(cfg, err);
 }
 
 void jail_print_usage(int fd)
@@ -484,6 +616,11 @@ void jail_print_usage(int fd)
 		"  --cgroup-version 1|2    cgroup hierarchy to use (default 2)\n"
 		"  --parent-cgroup PATH    parent of the jail cgroup, relative to the hierarchy root\n"
 		"  --resource-limit fsize=N|no-file=N   (repeatable; no-file defaults to 2048)\n"
+		"  --bind HOST_PATH:JAIL_PATH[:rw]\n"
+		"                          bind-mount a host file or directory at JAIL_PATH in the\n"
+		"                          jail (repeatable); read-only unless :rw; always nosuid,\n"
+		"                          nodev, noexec\n"
+		"  --allow-root            accept --uid 0 / --gid 0 (not recommended)\n"
 		"  --cleanup               remove the jail directory and cgroup of --id\n"
 		"  --version, --help\n"
 		"\n"

@@ -15,25 +15,78 @@
 #include "fmt.h"
 #include "io.h"
 
-int jail_state_write(const struct jail_paths *p, const struct cg_plan *plan,
-		     struct jail_err *err)
+int jail_state_write(const struct jail_paths *p, const struct jail_layout *lay,
+		     const struct cg_plan *plan, struct jail_err *err)
 {
-	char path[PATH_MAX], text[CG_MAX_TARGETS * (PATH_MAX + 8) + 64];
+	static char text[CG_MAX_TARGETS * (PATH_MAX + 8) + JAIL_MAX_ENTRIES * (JAIL_BIND_TARGET_MAX + 8) + 128];
+	char path[PATH_MAX];
 	size_t o = 0;
 	int fd, r;
 
 	if (fmt_buf(path, sizeof(path), "%s/%s", p->jail_dir, JAIL_STATE_FILE) < 0)
 		return jail_fail(err, JAIL_EXIT_JAIL_DIR, "state file path is too long");
-	o += (size_t)snprintf(text, sizeof(text), "kiln-jail 1\n");
+	o += (size_t)snprintf(text, sizeof(text), "kiln-jail 2\n");
+	if (lay->made_exec_dir)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "made exec_dir\n");
+	if (lay->made_jail_dir)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "made jail_dir\n");
+	if (lay->made_root)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "made root\n");
+	for (size_t i = 0; i < lay->n_entries; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "entry %s\n", lay->entries[i]);
 	for (size_t i = 0; i < plan->n; i++)
 		o += (size_t)snprintf(text + o, sizeof(text) - o, "cgroup %s\n", plan->t[i].dir);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return jail_fail(err, JAIL_EXIT_JAIL_EXISTS,
+					 "jail %s already exists (running, or left behind: use "
+					 "jailer --cleanup)", p->jail_dir);
 		return jail_fail_errno(err, JAIL_EXIT_JAIL_DIR, errno, "cannot create %s", path);
+	}
 	r = write_all(fd, text, o);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
 	close(fd);
 	if (r < 0)
 		return jail_fail_errno(err, JAIL_EXIT_JAIL_DIR, r, "cannot write %s", path);
+	return 0;
+}
+
+int jail_state_parse(char *text, struct jail_layout *lay, char (*cgroups)[PATH_MAX],
+		     size_t *n_cgroups)
+{
+	char *save = NULL;
+	int version = 0;
+
+	memset(lay, 0, sizeof(*lay));
+	*n_cgroups = 0;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strcmp(line, "kiln-jail 1") == 0 || strcmp(line, "kiln-jail 2") == 0) {
+			version = line[10] - '0';
+		} else if (strcmp(line, "made exec_dir") == 0) {
+			lay->made_exec_dir = true;
+		} else if (strcmp(line, "made jail_dir") == 0) {
+			lay->made_jail_dir = true;
+		} else if (strcmp(line, "made root") == 0) {
+			lay->made_root = true;
+		} else if (strncmp(line, "entry ", 6) == 0) {
+			if (jail_check_relpath(line + 6) < 0 || strlen(line + 6) >= JAIL_BIND_TARGET_MAX ||
+			    lay->n_entries == JAIL_MAX_ENTRIES)
+				return -EINVAL;
+			strcpy(lay->entries[lay->n_entries++], line + 6);
+		} else if (strncmp(line, "cgroup ", 7) == 0) {
+			if (*n_cgroups < CG_MAX_TARGETS &&
+			    fmt_buf(cgroups[*n_cgroups], PATH_MAX, "%s", line + 7) == 0)
+				(*n_cgroups)++;
+		} else {
+			return -EINVAL;
+		}
+	}
+	if (version == 0)
+		return -EINVAL;
+	if (version == 1)	/* before prepared roots: the jailer made everything */
+		lay->made_exec_dir = lay->made_jail_dir = lay->made_root = true;
 	return 0;
 }
 
@@ -99,24 +152,79 @@ int jail_remove_tree(const char *path)
 	return r;
 }
 
-int jail_teardown(const struct jail_paths *p, char (*cgroups)[PATH_MAX], size_t n_cgroups,
-		  struct jail_err *err)
+/* Remove root_fd/rel (a tree), walking to it without following symlinks. -errno. */
+static int remove_entry(int root_fd, dev_t dev, const char *rel)
 {
-	int failed = 0;
+	int dir = dup(root_fd), r;
+
+	if (dir < 0)
+		return -errno;
+	for (const char *p = rel;;) {
+		size_t n = strcspn(p, "/");
+		char name[NAME_MAX + 1];
+		if (n > NAME_MAX) {
+			close(dir);
+			return -ENAMETOOLONG;
+		}
+		snprintf(name, sizeof(name), "%.*s", (int)n, p);
+		if (p[n] == '\0') {
+			r = remove_at(dir, name, dev, 0);
+			close(dir);
+			return r;
+		}
+		int next = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		r = -errno;
+		close(dir);
+		if (next < 0)
+			return r == -ENOENT ? 0 : r;
+		dir = next;
+		p += n + 1;
+	}
+}
+
+int jail_teardown(const struct jail_paths *p, const struct jail_layout *lay,
+		  char (*cgroups)[PATH_MAX], size_t n_cgroups, struct jail_err *err)
+{
+	char state[PATH_MAX];
+	int failed = 0, r;
 
 	for (size_t i = 0; i < n_cgroups; i++) {
-		int r = cg_remove_dir(cgroups[i]);
+		r = cg_remove_dir(cgroups[i]);
 		if (r < 0 && !failed++)
 			jail_fail_errno(err, JAIL_EXIT_CLEANUP, r, "cannot remove cgroup %s", cgroups[i]);
 	}
-	int r = jail_remove_tree(p->jail_dir);
-	if (r < 0 && !failed++)
-		jail_fail_errno(err, JAIL_EXIT_CLEANUP, r, "cannot remove %s", p->jail_dir);
+	if (lay->made_root) {
+		r = jail_remove_tree(p->root);
+		if (r < 0 && !failed++)
+			jail_fail_errno(err, JAIL_EXIT_CLEANUP, r, "cannot remove %s", p->root);
+	} else {
+		/* The operator's root: only what the jailer put there. */
+		int rd = open(p->root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat st;
+		if (rd < 0 && errno != ENOENT && !failed++)
+			jail_fail_errno(err, JAIL_EXIT_CLEANUP, errno, "cannot open %s", p->root);
+		if (rd >= 0 && fstat(rd, &st) == 0) {
+			for (size_t i = 0; i < lay->n_entries; i++) {
+				r = remove_entry(rd, st.st_dev, lay->entries[i]);
+				if (r < 0 && !failed++)
+					jail_fail_errno(err, JAIL_EXIT_CLEANUP, r, "cannot remove %s/%s",
+							p->root, lay->entries[i]);
+			}
+		}
+		close_quietly(rd);
+	}
+	if (failed)
+		return -1;	/* keep the state file: --cleanup can try again */
+	if (fmt_buf(state, sizeof(state), "%s/%s", p->jail_dir, JAIL_STATE_FILE) == 0 &&
+	    unlink(state) < 0 && errno != ENOENT)
+		return jail_fail_errno(err, JAIL_EXIT_CLEANUP, errno, "cannot remove %s", state);
+	if (lay->made_jail_dir && rmdir(p->jail_dir) < 0 && errno != ENOENT)
+		return jail_fail_errno(err, JAIL_EXIT_CLEANUP, errno, "cannot remove %s", p->jail_dir);
 	/* Shared by every jail of this exec file: only goes when it is empty. */
-	if (rmdir(p->exec_dir) < 0 && errno != ENOTEMPTY && errno != EEXIST && errno != ENOENT &&
-	    !failed++)
-		jail_fail_errno(err, JAIL_EXIT_CLEANUP, errno, "cannot remove %s", p->exec_dir);
-	return failed ? -1 : 0;
+	if (lay->made_exec_dir && rmdir(p->exec_dir) < 0 && errno != ENOTEMPTY &&
+	    errno != EEXIST && errno != ENOENT)
+		return jail_fail_errno(err, JAIL_EXIT_CLEANUP, errno, "cannot remove %s", p->exec_dir);
+	return 0;
 }
 
 /* The exec name whose directory holds a jail called id; exactly one must. */
@@ -196,7 +304,9 @@ int jail_cleanup_by_id(const struct jail_config *cfg, const char *canonical_base
 		       struct jail_err *err)
 {
 	static char cgroups[CG_MAX_TARGETS][PATH_MAX];
-	char exec_name[NAME_MAX + 1], path[PATH_MAX], text[CG_MAX_TARGETS * (PATH_MAX + 8) + 64];
+	static char text[CG_MAX_TARGETS * (PATH_MAX + 8) + JAIL_MAX_ENTRIES * (JAIL_BIND_TARGET_MAX + 8) + 128];
+	static struct jail_layout lay;
+	char exec_name[NAME_MAX + 1], path[PATH_MAX];
 	struct jail_paths p;
 	struct stat st;
 	size_t n = 0;
@@ -213,21 +323,20 @@ int jail_cleanup_by_id(const struct jail_config *cfg, const char *canonical_base
 	if (fmt_buf(path, sizeof(path), "%s/%s", p.jail_dir, JAIL_STATE_FILE) < 0)
 		return jail_fail(err, JAIL_EXIT_CLEANUP, "path too long");
 	ssize_t len = read_small_file(AT_FDCWD, path, text, sizeof(text));
-	if (len >= 0) {
-		char *save = NULL;
-		for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-			if (strncmp(line, "cgroup ", 7) != 0)
-				continue;
-			if (!plausible_cgroup(line + 7, cfg->id) && lstat(line + 7, &st) == 0)
-				return jail_fail(err, JAIL_EXIT_CLEANUP,
-						 "%s names %s, which is not a cgroup of this jail",
-						 path, line + 7);
-			if (n < CG_MAX_TARGETS && fmt_buf(cgroups[n], PATH_MAX, "%s", line + 7) == 0)
-				n++;
-		}
-	} else if (len != -ENOENT) {
+	/* No state file: a directory the operator prepared (or a jail that never got as
+	 * far as its state file, which holds nothing of the jailer's): left alone. */
+	if (len == -ENOENT)
+		return jail_fail(err, JAIL_EXIT_NO_JAIL, "no jail at %s: it has no %s (a directory "
+				 "prepared for a jail is left alone)", p.jail_dir, JAIL_STATE_FILE);
+	if (len < 0)
 		return jail_fail_errno(err, JAIL_EXIT_CLEANUP, (int)len, "cannot read %s", path);
-	}
+	if (jail_state_parse(text, &lay, cgroups, &n) < 0)
+		return jail_fail(err, JAIL_EXIT_CLEANUP, "%s is not a jail state file", path);
+	for (size_t i = 0; i < n; i++)
+		if (!plausible_cgroup(cgroups[i], cfg->id) && lstat(cgroups[i], &st) == 0)
+			return jail_fail(err, JAIL_EXIT_CLEANUP,
+					 "%s names %s, which is not a cgroup of this jail", path,
+					 cgroups[i]);
 
 	if (vmm_running(&p, exec_name))
 		return jail_fail(err, JAIL_EXIT_BUSY, "the VMM of jail %s is still running; stop it "
@@ -236,5 +345,5 @@ int jail_cleanup_by_id(const struct jail_config *cfg, const char *canonical_base
 		if (cgroup_has_tasks(cgroups[i]))
 			return jail_fail(err, JAIL_EXIT_BUSY, "cgroup %s still has processes",
 					 cgroups[i]);
-	return jail_teardown(&p, cgroups, n, err);
+	return jail_teardown(&p, &lay, cgroups, n, err);
 }

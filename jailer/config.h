@@ -13,12 +13,21 @@
 #define JAIL_DEFAULT_CHROOT_BASE "/srv/jailer"
 #define JAIL_DEFAULT_NOFILE 2048
 #define JAIL_DEFAULT_CGROUP_VERSION 2
+#define JAIL_MAX_BINDS 64
+#define JAIL_BIND_TARGET_MAX 256	/* bytes of a --bind JAIL_PATH, with its NUL */
 
 /* One --cgroup FILE=VALUE, split and checked. */
 struct jail_cgroup_setting {
 	char controller[32];	/* "memory" for "memory.max" */
 	char file[128];
 	char value[256];
+};
+
+/* One --bind HOST_PATH:JAIL_PATH[:rw], split and checked (syntax only). */
+struct jail_bind {
+	char source[PATH_MAX];			/* host path, as given */
+	char target[JAIL_BIND_TARGET_MAX];	/* "/a/b": absolute in the jail, canonical */
+	bool rw;				/* ":rw"; read-only otherwise */
 };
 
 struct jail_config {
@@ -31,6 +40,7 @@ struct jail_config {
 	char exec_name[NAME_MAX + 1];	/* basename of exec_file: the copy's name in the jail */
 	uid_t uid;
 	gid_t gid;
+	bool allow_root;		/* --allow-root: uid or gid 0 accepted (loudly) */
 
 	const char *chroot_base;	/* as given; validate.c canonicalises it */
 	const char *netns;		/* NULL: stay in the jailer's network namespace */
@@ -46,6 +56,9 @@ struct jail_config {
 	bool have_fsize;
 	uint64_t fsize;
 	uint64_t nofile;
+
+	struct jail_bind binds[JAIL_MAX_BINDS];
+	size_t n_binds;
 
 	/* Arguments after "--", forwarded to the VMM (points into argv). */
 	char **vmm_argv;
@@ -65,6 +78,10 @@ int jail_parse_cgroup_setting(const char *arg, int version, struct jail_cgroup_s
 int jail_check_parent_cgroup(const char *path, struct jail_err *err);
 int jail_parse_new_ns(const char *list, int *flags, struct jail_err *err);
 int jail_parse_rlimit(const char *arg, struct jail_config *cfg, struct jail_err *err);
+/* HOST_PATH:JAIL_PATH[:rw|:ro]; the jail path's own rules (see jailer/README.md). */
+int jail_parse_bind(const char *arg, struct jail_bind *out, struct jail_err *err);
+/* The checks between binds and against the jailer's own entries (exec_name set). */
+int jail_check_binds(const struct jail_config *cfg, struct jail_err *err);
 
 /* The --help text. */
 void jail_print_usage(int fd);

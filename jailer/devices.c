@@ -2,6 +2,7 @@
 #include "devices.h"
 
 #include <errno.h>
+#include <string.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -10,7 +11,8 @@
 
 static int make_dir(const char *path, uid_t uid, gid_t gid, struct jail_err *err)
 {
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+	/* "/" exists; everything else is new (checked on the host, refused if planted). */
+	if (mkdir(path, 0700) < 0 && (errno != EEXIST || strcmp(path, "/") != 0))
 		return jail_fail_errno(err, JAIL_EXIT_DEVICES, errno, "mkdir %s", path);
 	if (lchown(path, uid, gid) < 0 || chmod(path, 0700) < 0)
 		return jail_fail_errno(err, JAIL_EXIT_DEVICES, errno, "chown %s", path);
@@ -27,7 +29,8 @@ static int make_node(const char *path, unsigned maj, unsigned min, uid_t uid, gi
 	return 0;
 }
 
-int jail_make_devices(uid_t uid, gid_t gid, int userfaultfd_minor, struct jail_err *err)
+int jail_make_devices(uid_t uid, gid_t gid, bool own_root, int userfaultfd_minor,
+		      struct jail_err *err)
 {
 	static const struct { const char *path; unsigned maj, min; } nodes[] = {
 		{ "/dev/kvm", 10, 232 },
@@ -35,7 +38,8 @@ int jail_make_devices(uid_t uid, gid_t gid, int userfaultfd_minor, struct jail_e
 		{ "/dev/urandom", 1, 9 },
 	};
 
-	if (make_dir("/", uid, gid, err) < 0 || make_dir("/dev", uid, gid, err) < 0 ||
+	/* A root the operator prepared keeps its owner and mode (root, not writable). */
+	if ((own_root && make_dir("/", uid, gid, err) < 0) || make_dir("/dev", uid, gid, err) < 0 ||
 	    make_dir("/dev/net", uid, gid, err) < 0 || make_dir("/run", uid, gid, err) < 0)
 		return -1;
 	for (size_t i = 0; i < ARRAY_SIZE(nodes); i++)

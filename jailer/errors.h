@@ -27,7 +27,12 @@ enum jail_exit {
 	JAIL_EXIT_BAD_PARENT_CGROUP = 181,
 	JAIL_EXIT_BAD_RLIMIT = 182,
 	JAIL_EXIT_BAD_NEW_NS = 183,
-	JAIL_EXIT_JAIL_EXISTS = 184,
+	JAIL_EXIT_JAIL_EXISTS = 184,	/* also: an entry the jailer creates already exists */
+	JAIL_EXIT_UNSAFE_JAIL_DIR = 185,	/* a prepared jail directory: not root-owned, or g/o-writable */
+	JAIL_EXIT_BIND_SOURCE = 186,	/* --bind: missing source, not a file or directory */
+	JAIL_EXIT_BIND_TARGET = 187,	/* --bind: syntax, relative or ".." target */
+	JAIL_EXIT_BIND_DUPLICATE = 188,	/* --bind: the same target twice, or one inside another */
+	JAIL_EXIT_BIND_RESERVED = 189,	/* --bind: under /dev or /run, or a jailer entry */
 	JAIL_EXIT_JAIL_DIR = 190,	/* creating the jail or copying the exec file */
 	JAIL_EXIT_NETNS = 191,
 	JAIL_EXIT_RLIMIT = 192,

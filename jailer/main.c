@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,9 +29,11 @@
 struct jail_run {
 	struct jail_config cfg;
 	struct jail_paths paths;
+	struct jail_layout layout;	/* what this run made: teardown removes exactly that */
 	struct cg_plan plan;
 	int exec_fd;		/* the validated exec file, copied from this fd */
 	int netns_fd;		/* -1 without --netns */
+	int bind_fds[JAIL_MAX_BINDS];	/* --bind sources, O_PATH, checked */
 	int userfaultfd_minor;	/* -1 when the host has none */
 	uint64_t start_us, start_cpu_us;
 	uint64_t fork_cpu_us;	/* the jailer's CPU time when it forked the builder */
@@ -78,6 +81,26 @@ static int validate_host(struct jail_run *r, struct jail_err *err)
 	if (jail_paths_build(base, cfg->exec_name, cfg->id, &r->paths, err) < 0)
 		return -1;
 
+	/* --bind sources: opened once (symlinks in the host path are the operator's
+	 * business), and the mount later uses this very fd. */
+	for (size_t i = 0; i < cfg->n_binds; i++) {
+		const struct jail_bind *b = &cfg->binds[i];
+		struct statvfs vfs;
+		int fd = open(b->source, O_PATH | O_CLOEXEC);
+		if (fd < 0)
+			return jail_fail_errno(err, JAIL_EXIT_BIND_SOURCE, errno,
+					       "invalid --bind source %s", b->source);
+		r->bind_fds[i] = fd;
+		if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+			return jail_fail(err, JAIL_EXIT_BIND_SOURCE,
+					 "invalid --bind source %s: not a regular file or directory",
+					 b->source);
+		if (b->rw && fstatvfs(fd, &vfs) == 0 && (vfs.f_flag & ST_RDONLY))
+			return jail_fail(err, JAIL_EXIT_BIND_SOURCE,
+					 "invalid --bind %s:%s:rw: the source is on a read-only mount",
+					 b->source, b->target);
+	}
+
 	r->netns_fd = -1;
 	if (cfg->netns && (r->netns_fd = jail_netns_open(cfg->netns, err)) < 0)
 		return -1;
@@ -117,7 +140,7 @@ static void teardown(const struct jail_run *r)
 
 	for (size_t i = 0; i < r->plan.n; i++)
 		snprintf(dirs[i], PATH_MAX, "%s", r->plan.t[i].dir);
-	if (jail_teardown(&r->paths, dirs, r->plan.n, &err) < 0)
+	if (jail_teardown(&r->paths, &r->layout, dirs, r->plan.n, &err) < 0)
 		log_error("cleanup: %s", err.msg);
 }
 
@@ -129,7 +152,8 @@ static NORETURN void build_and_exec(struct jail_run *r, int ready_fd)
 {
 	const struct jail_config *cfg = &r->cfg;
 	struct jail_err err;
-	struct jail_expect want = { .uid = cfg->uid, .gid = cfg->gid };
+	struct jail_expect want = { .uid = cfg->uid, .gid = cfg->gid, .binds = cfg->binds,
+				    .n_binds = cfg->n_binds };
 	struct stat st;
 	int root_fd, proc_fd, devnull = -1;
 	char pidfile[NAME_MAX + 8];
@@ -167,13 +191,19 @@ static NORETURN void build_and_exec(struct jail_run *r, int ready_fd)
 	if (proc_fd < 0)
 		CHECK(jail_fail_errno(&err, JAIL_EXIT_VERIFY, errno, "open /proc"));
 
-	/* B6. New mount (and IPC/UTS) namespace; pivot_root into the jail. */
-	CHECK(jail_pivot(r->paths.root, cfg->new_ns & (CLONE_NEWIPC | CLONE_NEWUTS), &err));
+	/* B6. New mount (and IPC/UTS) namespace; the root bind-mounted on itself, the
+	 * --bind mounts on it, pivot_root into the jail. */
+	CHECK(jail_pivot(r->paths.root, cfg->new_ns & (CLONE_NEWIPC | CLONE_NEWUTS), cfg->binds,
+			 r->bind_fds, cfg->n_binds, &err));
+	for (size_t i = 0; i < cfg->n_binds; i++)
+		close(r->bind_fds[i]);
 	if ((cfg->new_ns & CLONE_NEWUTS) && sethostname(cfg->id, strlen(cfg->id)) < 0)
 		CHECK(jail_fail_errno(&err, JAIL_EXIT_MOUNT, errno, "sethostname"));
 
-	/* B7. /dev nodes and /run, owned by the VMM's user. */
-	CHECK(jail_make_devices(cfg->uid, cfg->gid, r->userfaultfd_minor, &err));
+	/* B7. /dev nodes and /run, owned by the VMM's user ("/" too, unless the operator
+	 * prepared it). */
+	CHECK(jail_make_devices(cfg->uid, cfg->gid, r->layout.made_root, r->userfaultfd_minor,
+				&err));
 
 	/* B8. Detach (--daemonize), then a new pid namespace (--new-pid-ns), then the pid
 	 * file: it always holds the VMM's pid as the host sees it. */
@@ -253,6 +283,8 @@ int main(int argc, char **argv)
 	run.start_us = now_us(CLOCK_MONOTONIC);
 	run.start_cpu_us = now_us(CLOCK_PROCESS_CPUTIME_ID);
 	run.exec_fd = run.netns_fd = -1;
+	for (size_t i = 0; i < JAIL_MAX_BINDS; i++)
+		run.bind_fds[i] = -1;
 	log_configure(&lc);
 	log_set_thread_name("jailer");
 
@@ -273,6 +305,11 @@ int main(int argc, char **argv)
 	}
 	lc.id = cfg->id;
 	log_configure(&lc);
+	if (!cfg->cleanup && (cfg->uid == 0 || cfg->gid == 0))
+		log_warn("--allow-root: the VMM will run with uid %u gid %u; a VMM with uid 0 can "
+			 "still signal the host's root processes and write root-owned files it "
+			 "reaches. Do not use this in production.", (unsigned)cfg->uid,
+			 (unsigned)cfg->gid);
 
 	/* 3. Everything below needs root. */
 	if (geteuid() != 0) {
@@ -290,16 +327,17 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	/* 5. Build the jail on the host: directory, state file, cgroups with their values.
-	 *    From here on a failure removes what this run made. */
-	int root_fd = jail_make_dirs(&run.paths, cfg->uid, cfg->gid, &err);
-	if (root_fd < 0) {
-		if (err.code != JAIL_EXIT_JAIL_EXISTS)
-			jail_remove_tree(run.paths.jail_dir);
+	/* 5. Build the jail on the host: directories (the operator may have prepared them:
+	 *    checked), the state file recording what this run makes, the root, cgroups
+	 *    with their values. From the state file on, a failure removes what this run
+	 *    made, and only that. */
+	if (jail_make_dirs(&run.paths, cfg, &run.layout, &err) < 0)
+		die(&err);
+	if (jail_state_write(&run.paths, &run.layout, &run.plan, &err) < 0) {
+		jail_undo_dirs(&run.paths, &run.layout);
 		die(&err);
 	}
-	close(root_fd);
-	if (jail_state_write(&run.paths, &run.plan, &err) < 0 ||
+	if (jail_make_root(&run.paths, cfg->uid, cfg->gid, &run.layout, &err) < 0 ||
 	    cg_enter_supervisor(&run.plan, &err) < 0 || cg_create(cfg, &run.plan, &err) < 0) {
 		if (err.code == JAIL_EXIT_JAIL_EXISTS)
 			run.plan.n = 0;	/* someone else's cgroup: not ours to remove */
@@ -330,6 +368,8 @@ int main(int argc, char **argv)
 	}
 	close(ready[1]);
 	close(run.exec_fd);
+	for (size_t i = 0; i < cfg->n_binds; i++)
+		close(run.bind_fds[i]);
 	if (run.netns_fd >= 0)
 		close(run.netns_fd);
 

@@ -11,6 +11,7 @@
 #include <sys/capability.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+#include "util.h"
 
 int jail_drop_privileges(uid_t uid, gid_t gid, struct jail_err *err)
 {
@@ -78,17 +79,51 @@ int jail_check_status(const struct proc_status *st, const struct jail_expect *wa
 	return 0;
 }
 
-static int count_mounts(int proc_fd, struct jail_err *err)
+int jail_check_mounts(const char *mountinfo, const struct jail_expect *want,
+		      struct jail_err *err)
 {
-	char buf[65536];
-	ssize_t n = read_small_file(proc_fd, "self/mountinfo", buf, sizeof(buf));
-	int lines = 0;
+	static struct proc_mount m;
+	bool seen[JAIL_MAX_BINDS] = { false };
+	int roots = 0;
 
-	if (n < 0)
-		return jail_fail_errno(err, JAIL_EXIT_VERIFY, (int)n, "cannot read mountinfo");
-	for (ssize_t i = 0; i < n; i++)
-		lines += buf[i] == '\n';
-	return lines;
+	for (const char *line = mountinfo; *line;) {
+		size_t n = strcspn(line, "\n");
+		if (proc_parse_mount_line(line, n, &m) < 0)
+			return jail_fail(err, JAIL_EXIT_VERIFY, "cannot parse mountinfo: %.*s",
+					 (int)MIN(n, (size_t)200), line);
+		line += n + (line[n] == '\n');
+		if (strcmp(m.point, "/") == 0) {
+			roots++;
+			continue;
+		}
+		size_t i;
+		for (i = 0; i < want->n_binds; i++)
+			if (strcmp(m.point, want->binds[i].target) == 0)
+				break;
+		if (i == want->n_binds)
+			return jail_fail(err, JAIL_EXIT_VERIFY,
+					 "mount %.200s is visible in the jail; expected only its root "
+					 "and the --bind targets", m.point);
+		if (seen[i])
+			return jail_fail(err, JAIL_EXIT_VERIFY, "%s is mounted more than once",
+					 m.point);
+		seen[i] = true;
+		const struct jail_bind *b = &want->binds[i];
+		if (!list_contains(m.options, "nosuid") || !list_contains(m.options, "nodev") ||
+		    !list_contains(m.options, "noexec") ||
+		    !list_contains(m.options, b->rw ? "rw" : "ro"))
+			return jail_fail(err, JAIL_EXIT_VERIFY,
+					 "--bind %s is mounted %s, expected %s,nosuid,nodev,noexec",
+					 b->target, m.options, b->rw ? "rw" : "ro");
+	}
+	if (roots != 1)
+		return jail_fail(err, JAIL_EXIT_VERIFY, "%d mounts on / in the jail, expected one",
+				 roots);
+	for (size_t i = 0; i < want->n_binds; i++)
+		if (!seen[i])
+			return jail_fail(err, JAIL_EXIT_VERIFY, "--bind %s is not mounted in the jail",
+					 want->binds[i].target);
+	return 0;
 }
 
 static int check_fds(int proc_fd, struct jail_err *err)
@@ -152,11 +187,11 @@ int jail_verify(int proc_fd, const struct jail_expect *want, struct jail_err *er
 		return jail_fail_errno(err, JAIL_EXIT_VERIFY, errno, "stat /");
 	if (root.st_dev != want->root_dev || root.st_ino != want->root_ino)
 		return jail_fail(err, JAIL_EXIT_VERIFY, "/ is not the jail root");
-	int mounts = count_mounts(proc_fd, err);
-	if (mounts < 0)
+	static char mounts[65536];
+	n = read_small_file(proc_fd, "self/mountinfo", mounts, sizeof(mounts));
+	if (n < 0)
+		return jail_fail_errno(err, JAIL_EXIT_VERIFY, (int)n, "cannot read mountinfo");
+	if (jail_check_mounts(mounts, want, err) < 0)
 		return -1;
-	if (mounts != 1)
-		return jail_fail(err, JAIL_EXIT_VERIFY,
-				 "%d mounts are visible in the jail, expected only its root", mounts);
 	return check_fds(proc_fd, err);
 }

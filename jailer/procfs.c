@@ -194,6 +194,30 @@ static int unescape(const char *s, size_t n, char *out, size_t size)
 	return 0;
 }
 
+int proc_parse_mount_line(const char *line, size_t n, struct proc_mount *m)
+{
+	/* ID PARENT MAJ:MIN ROOT POINT OPTIONS ... */
+	const char *f[6];
+	size_t len[6], i = 0, k = 0;
+
+	while (k < 6) {
+		while (i < n && line[i] == ' ')
+			i++;
+		if (i == n)
+			return -EINVAL;
+		f[k] = line + i;
+		while (i < n && line[i] != ' ')
+			i++;
+		len[k] = (size_t)(line + i - f[k]);
+		k++;
+	}
+	if (len[5] >= sizeof(m->options))
+		return -ENAMETOOLONG;
+	memcpy(m->options, f[5], len[5]);
+	m->options[len[5]] = '\0';
+	return unescape(f[4], len[4], m->point, sizeof(m->point));
+}
+
 static bool token_is(const char *s, size_t n, const char *word)
 {
 	return n == strlen(word) && strncmp(s, word, n) == 0;

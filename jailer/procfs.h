@@ -58,6 +58,14 @@ int proc_parse_cgroup_mounts(const char *mountinfo, struct cg_mounts *out);
 const struct cg_mount *cg_mount_v1(const struct cg_mounts *m, const char *controller);
 const struct cg_mount *cg_mount_v2(const struct cg_mounts *m);
 
+/* One line of /proc/PID/mountinfo: where it is mounted and its per-mount options. */
+struct proc_mount {
+	char point[PATH_MAX];		/* unescaped */
+	char options[256];		/* "ro,nosuid,nodev,noexec,relatime" */
+};
+/* Parse the first n bytes of one line (no newline). 0, or -EINVAL / -ENAMETOOLONG. */
+int proc_parse_mount_line(const char *line, size_t n, struct proc_mount *m);
+
 /* Minor number of NAME in /proc/misc text, or -ENOENT. */
 int proc_misc_minor(const char *text, const char *name);
 

@@ -10,7 +10,7 @@ BUILD_PKGS="gcc make pkg-config libc6-dev libjansson-dev libcap-dev libcgroup-de
 libseccomp-dev liburing-dev libfdt-dev"
 # Tests, benchmarks and the demo: unit tests, guest images, the lab, console tests.
 TEST_PKGS="libcriterion-dev tmux strace busybox-static cpio e2fsprogs xz-utils zstd
-qemu-system-x86 kmod"
+qemu-system-x86 kmod binutils"
 
 all_pkgs() { echo $BUILD_PKGS $TEST_PKGS; }
 

@@ -316,8 +316,6 @@ int main(int argc, char **argv)
 					    .show_origin = k.cli.show_log_origin });
 	if (signals_install_fatal() < 0)
 		return EXIT_GENERIC;
-	if (choose_filters(&k, &err) < 0)
-		return fail(EXIT_BAD_ARGS, &err);
 
 	/* 2. The configuration file, and the logger and metrics it (or the flags) ask for. */
 	config_defaults(&k.cfg);
@@ -327,6 +325,8 @@ int main(int argc, char **argv)
 		return fail(EXIT_BAD_CONFIG, &err);
 	signals_set_metrics_fd(k.metrics.fd);
 	log_info("Running kiln v%s", KILN_VERSION);
+	if (choose_filters(&k, &err) < 0)
+		return fail(EXIT_BAD_ARGS, &err);
 
 	/* 3. Acquire: KVM, guest memory, vCPUs, devices, kernel and boot tables, the loop. */
 	if (build_vm(&k, &err, &code) < 0) {

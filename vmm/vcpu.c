@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -180,7 +181,9 @@ static void *vcpu_thread(void *arg)
 	char name[16];
 	sigset_t set;
 
+	/* Named by the thread itself: pthread_setname_np on another thread needs /proc. */
 	snprintf(name, sizeof(name), "kiln_vcpu %u", vcpu->id);
+	prctl(PR_SET_NAME, name, 0, 0, 0);
 	log_set_thread_name(name);
 	sigemptyset(&set);
 	sigaddset(&set, kick_signal());
@@ -221,7 +224,6 @@ static void *vcpu_thread(void *arg)
 int vcpu_start(struct vcpu *vcpu)
 {
 	pthread_attr_t attr;
-	char name[16];
 	int ret;
 
 	pthread_attr_init(&attr);
@@ -231,8 +233,6 @@ int vcpu_start(struct vcpu *vcpu)
 	if (ret)
 		return -ret;
 	vcpu->thread_started = true;
-	snprintf(name, sizeof(name), "kiln_vcpu %u", vcpu->id);
-	pthread_setname_np(vcpu->thread, name);
 	return 0;
 }
 

@@ -138,3 +138,65 @@ Test(jailer_args, usage_errors)
 	cr_assert_eq(PARSE("--help"), 0);
 	cr_assert(cfg.help);
 }
+
+Test(jailer_args, bind_syntax)
+{
+	struct jail_bind b;
+	cr_assert_eq(jail_parse_bind("/srv/vm/vmlinux:/vmlinux", &b, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(b.source, "/srv/vm/vmlinux");
+	cr_assert_str_eq(b.target, "/vmlinux");
+	cr_assert_not(b.rw);
+	cr_assert_eq(jail_parse_bind("/a:b/disk.img:/images/disk.img:rw", &b, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(b.source, "/a:b/disk.img");
+	cr_assert_str_eq(b.target, "/images/disk.img");
+	cr_assert(b.rw);
+	cr_assert_eq(jail_parse_bind("rel/dir:/d:ro", &b, &err), 0);
+	cr_assert_not(b.rw);
+	cr_assert_str_eq(b.source, "rel/dir");
+
+	const struct { const char *arg; int code; } bad[] = {
+		{ ":/x", JAIL_EXIT_BIND_SOURCE }, { "/x", JAIL_EXIT_BIND_TARGET },
+		{ "/x:y", JAIL_EXIT_BIND_TARGET }, { "/x:/", JAIL_EXIT_BIND_TARGET },
+		{ "/x:/a/../b", JAIL_EXIT_BIND_TARGET }, { "/x:/a/./b", JAIL_EXIT_BIND_TARGET },
+		{ "/x:/a//b", JAIL_EXIT_BIND_TARGET }, { "/x:/a/", JAIL_EXIT_BIND_TARGET },
+		{ "/x:/a b", JAIL_EXIT_BIND_TARGET }, { "/x:/a\nb", JAIL_EXIT_BIND_TARGET },
+		{ "/x:", JAIL_EXIT_BIND_TARGET }, { "/x:/a:rx", JAIL_EXIT_BIND_TARGET },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(jail_parse_bind(bad[i].arg, &b, &err), -1, "%s accepted", bad[i].arg);
+		cr_assert_eq(err.code, bad[i].code, "%s: %d %s", bad[i].arg, err.code, err.msg);
+	}
+}
+
+Test(jailer_args, binds_against_each_other_and_the_jailer)
+{
+	cr_assert_eq(PARSE(BASE, "--bind", "/k:/vmlinux", "--bind", "/d:/images/a:rw",
+			   "--bind", "/e:/images/ab"), 0, "%s", err.msg);
+	cr_assert_eq(cfg.n_binds, 3u);
+	cr_assert(cfg.binds[1].rw);
+	cr_assert_eq(PARSE(BASE, "--bind", "/k:/x", "--bind", "/d:/x"), -1);
+	cr_assert_eq(err.code, JAIL_EXIT_BIND_DUPLICATE);
+	cr_assert_eq(PARSE(BASE, "--bind", "/k:/x/y", "--bind", "/d:/x"), -1);
+	cr_assert_eq(err.code, JAIL_EXIT_BIND_DUPLICATE);
+	const char *reserved[] = { "/k:/dev", "/k:/dev/kvm", "/k:/run/x", "/k:/kiln",
+				   "/k:/kiln.pid", "/k:/old_root/x" };
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+		cr_assert_eq(PARSE(BASE, "--bind", (char *)reserved[i]), -1, "%s", reserved[i]);
+		cr_assert_eq(err.code, JAIL_EXIT_BIND_RESERVED, "%s: %s", reserved[i], err.msg);
+	}
+	cr_assert_eq(PARSE(BASE, "--bind", "/k:/devices"), 0, "%s", err.msg);
+	cr_assert_eq(PARSE(BASE, "--bind", "/k:/kiln2"), 0, "%s", err.msg);
+	cr_assert_eq(PARSE("--cleanup", "--id", "x", "--bind", "/k:/x"), -1);
+	cr_assert_eq(err.code, JAIL_EXIT_USAGE);
+}
+
+Test(jailer_args, uid_and_gid_zero_need_allow_root)
+{
+	cr_assert_eq(PARSE("--id", "a", "--exec-file", "/k", "--uid", "0", "--gid", "1"), -1);
+	cr_assert_eq(err.code, JAIL_EXIT_BAD_UID);
+	cr_assert_eq(PARSE("--id", "a", "--exec-file", "/k", "--uid", "1", "--gid", "0"), -1);
+	cr_assert_eq(err.code, JAIL_EXIT_BAD_GID);
+	cr_assert_eq(PARSE("--id", "a", "--exec-file", "/k", "--uid", "0", "--gid", "0",
+			   "--allow-root"), 0, "%s", err.msg);
+	cr_assert(cfg.allow_root);
+}
