@@ -9,12 +9,22 @@
 #   V=1             show full commands
 #   SANITIZE=1      build with ASan+UBSan (into build/asan by default)
 
-ARCH ?= $(shell uname -m)
+HOST_ARCH := $(shell uname -m)
+ARCH ?= $(HOST_ARCH)
 SANITIZE ?= 0
-ifeq ($(SANITIZE),1)
-BUILD ?= build/asan
+# A cross build (ARCH=aarch64 on x86-64) uses Debian's cross toolchain and the arm64
+# -dev packages (multiarch; tools/deps.sh installs them), and builds into its own
+# directory so that native and cross builds coexist.
+ifneq ($(ARCH),$(HOST_ARCH))
+CROSS_COMPILE ?= $(ARCH)-linux-gnu-
+ARCH_BUILD := build/$(ARCH)
 else
-BUILD ?= build
+ARCH_BUILD := build
+endif
+ifeq ($(SANITIZE),1)
+BUILD ?= $(ARCH_BUILD)/asan
+else
+BUILD ?= $(ARCH_BUILD)
 endif
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -22,6 +32,19 @@ DESTDIR ?=
 CC ?= gcc
 HOSTCC ?= gcc
 PKG_CONFIG ?= pkg-config
+HOST_PKG_CONFIG := pkg-config
+ifneq ($(CROSS_COMPILE),)
+# make's built-in defaults (cc, ar) would be the host's tools.
+ifeq ($(origin CC),default)
+CC := $(CROSS_COMPILE)gcc
+endif
+ifeq ($(origin AR),default)
+AR := $(CROSS_COMPILE)ar
+endif
+ifeq ($(origin PKG_CONFIG),file)
+PKG_CONFIG := $(CROSS_COMPILE)pkg-config
+endif
+endif
 
 ifeq ($(V),1)
 Q :=
@@ -50,9 +73,11 @@ endif
 # Each binary links only what it uses.
 VMM_PKGS := jansson liburing
 JAILER_PKGS := libcap libcgroup
+# The architecture's own libraries (ARCH_VMM_LIBS; arm64: libfdt) and unit tests.
+-include vmm/arch/$(ARCH)/arch.mk
 pkg_libs = $(shell $(PKG_CONFIG) $(if $(STATIC_LD),--static) --libs $(1) 2>/dev/null)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(VMM_PKGS) $(JAILER_PKGS) 2>/dev/null)
-VMM_LIBS := $(call pkg_libs,$(VMM_PKGS))
+VMM_LIBS := $(call pkg_libs,$(VMM_PKGS)) $(ARCH_VMM_LIBS)
 JAILER_LIBS := $(call pkg_libs,$(JAILER_PKGS))
 CRITERION_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
 
@@ -60,7 +85,16 @@ CPPFLAGS += -I. -Icommon -Ivmm -Ivmm/arch/$(ARCH) -D_GNU_SOURCE -DKILN_VERSION='
 CFLAGS += -std=gnu11 $(OPT) $(WARNINGS) $(HARDEN) $(PKG_CFLAGS) -MMD -MP
 LDFLAGS += $(OPT_LD) $(HARDEN_LD)
 LDLIBS += -lpthread
+ifneq ($(CROSS_COMPILE),)
+# Target libraries that cannot be installed beside the native ones (libfdt, Criterion)
+# are unpacked here by `tools/deps.sh ensure arm64`; unit tests find them at run time.
+CROSS_SYSROOT ?= $(or $(KILN_CACHE),$(HOME)/.cache/kiln)/sysroot-$(ARCH)
+CROSS_LIBDIR := $(CROSS_SYSROOT)/usr/lib/$(ARCH)-linux-gnu
+LDFLAGS += -L$(CROSS_LIBDIR) -Wl,-rpath-link,$(CROSS_LIBDIR)
+CRITERION_LIBS := $(or $(CRITERION_LIBS),-lcriterion)
+endif
 
+comma := ,
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 # Sources are discovered; each directory is one layer of the architecture.
@@ -68,7 +102,8 @@ COMMON_SRCS := $(wildcard common/*.c)
 VMM_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c vmm/devices/*.c vmm/devices/*/*.c \
 	vmm/backends/*.c vmm/arch/$(ARCH)/*.c))
 JAILER_SRCS := $(filter-out jailer/main.c,$(wildcard jailer/*.c))
-UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+# arch.mk may exclude unit tests of another architecture's code (ARCH_EXCLUDED_UNITS).
+UNIT_SRCS := $(filter-out $(ARCH_EXCLUDED_UNITS),$(wildcard tests/unit/test_*.c))
 INTEG_SRCS := $(wildcard tests/integ/*.c)
 TOOL_SRCS := $(wildcard tools/bench/*.c)
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
@@ -108,13 +143,13 @@ $(BUILD)/jailer-obj/%.o: jailer/%.c
 
 $(LIBCOMMON): $(COMMON_OBJS)
 	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 $(LIBVMM): $(VMM_OBJS)
 	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 $(LIBJAILER): $(JAILER_OBJS)
 	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 # Seccomp profiles are compiled to BPF at build time by a host tool (libseccomp) and
 # embedded in kiln; the same filters are also written as a file for tests and
@@ -129,7 +164,7 @@ $(SECCOMPC): tools/seccomp/seccompc.c
 	$(call msg,HOSTCC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(HOSTCC) -std=gnu11 -O2 $(WARNINGS) -o $@ $< \
-		$$($(PKG_CONFIG) --cflags --libs libseccomp jansson)
+		$$($(HOST_PKG_CONFIG) --cflags --libs libseccomp jansson)
 $(SECCOMP_C) $(SECCOMP_BPF) &: $(SECCOMP_PROFILE) $(SECCOMPC)
 	$(call msg,SECCOMP,$<)
 	@mkdir -p $(@D)
@@ -159,7 +194,15 @@ $(JAILER): $(BUILD)/jailer-obj/main.o $(LIBJAILER) $(LIBCOMMON)
 # Unit tests link the libraries, never main().
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBVMM) $(LIBJAILER) $(LIBCOMMON)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(VMM_LIBS) $(JAILER_LIBS) $(LDLIBS) $(CRITERION_LIBS)
+	$(Q)$(CC) $(LDFLAGS) $(if $(CROSS_COMPILE),-Wl$(comma)--disable-new-dtags$(comma)-rpath$(comma)$(CROSS_LIBDIR)) \
+		-o $@ $^ $(VMM_LIBS) $(JAILER_LIBS) $(LDLIBS) $(CRITERION_LIBS)
+# arm64's device-tree builder and Image parser are pure functions of a machine
+# description: their unit test also builds and runs natively on other hosts.
+ifneq ($(ARCH),aarch64)
+A64_PURE_OBJS := $(call obj,vmm/arch/aarch64/devicetree.c vmm/arch/aarch64/image.c)
+$(BUILD)/tests/unit/test_aarch64_fdt: $(A64_PURE_OBJS)
+$(BUILD)/tests/unit/test_aarch64_fdt: LDLIBS += $(LIBCOMMON) -lfdt
+endif
 $(INTEG_BIN): $(call obj,$(INTEG_SRCS)) $(LIBCOMMON)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(VMM_LIBS) $(LDLIBS) $(CRITERION_LIBS) \
@@ -174,14 +217,23 @@ $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(LIBVMM) $(LIBCOMMON)
 	$(Q)$(CC) $(LDFLAGS) $(STATIC_LD) -o $@ $^ $(VMM_LIBS) $(LDLIBS)
 
 # Freestanding x86-64 test guests, loaded by kiln as ELF kernels (README.md, "Tests").
+ifeq ($(ARCH),x86_64)
 include tests/guests/guests.mk
+else
+guests:
+endif
 
 test-bins: all $(UNIT_BINS) $(INTEG_BIN) $(HELPER_BINS) $(KILN_TESTHOOKS) $(SECCOMP_BPF) guests
 
-# The README's test command: dependencies, a normal and a sanitizer build, every suite.
+# The README's test command: dependencies, a normal, a sanitizer and (on x86-64 hosts) an
+# arm64 cross build, then every suite: unit, integration, Linux end to end, arm64.
 test: check-deps
 	$(Q)$(MAKE) --no-print-directory test-bins
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 test-bins
+ifeq ($(HOST_ARCH),x86_64)
+	$(Q)tools/deps.sh ensure arm64
+	$(Q)$(MAKE) --no-print-directory ARCH=aarch64 test-bins
+endif
 	$(Q)tests/run.sh $(BUILD) build/asan
 
 bench: check-deps all guests $(TOOL_BINS) $(HELPER_BINS)

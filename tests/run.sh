@@ -50,20 +50,41 @@ for b in "$build" $asan; do
 		run_criterion "integration ($b/kiln)" "$build/tests/integ/integ" --jobs 2
 done
 
-if [ -x "$here/e2e/run.sh" ]; then
-	echo "== end to end"
-	e2e_out=$("$here/e2e/run.sh" "$build" 2>&1); rc=$?
-	printf '%s\n' "$e2e_out"
-	line=$(printf '%s\n' "$e2e_out" | grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' | tail -n 1)
-	if [ -n "$line" ]; then
-		passed=$((passed + $(sed -E 's/^e2e: ([0-9]+) passed.*/\1/' <<<"$line")))
-		failed=$((failed + $(sed -E 's/^e2e: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")))
-		s=$(sed -nE 's/.*, ([0-9]+) skipped.*/\1/p' <<<"$line"); skipped=$((skipped + ${s:-0}))
+# The arm64 cross build's unit tests, through qemu-user (tools/deps.sh registers it).
+if [ -d build/aarch64/tests/unit ]; then
+	if [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+		for t in build/aarch64/tests/unit/test_*; do
+			[ -x "$t" ] && [ "${t%.[od]}" = "$t" ] || continue
+			run_criterion "unit $(basename "$t") (aarch64, qemu-user)" "$t" --jobs 2
+		done
 	else
-		failed=$((failed + 1))
+		echo "== arm64 unit tests: skipped (qemu-aarch64 is not registered with binfmt_misc)"
+		skipped=$((skipped + 1))
 	fi
-	[ "$rc" -eq 0 ] || failed_suites+=("end to end")
 fi
+
+# A suite that prints "<label>: N passed, N failed[, N skipped]" as its last such line.
+run_suite() {
+	local label=$1; shift
+	local out rc line
+	echo "== $label"
+	out=$("$@" 2>&1); rc=$?
+	printf '%s\n' "$out"
+	line=$(printf '%s\n' "$out" | grep -E "^$label: [0-9]+ passed, [0-9]+ failed" | tail -n 1)
+	if [ -z "$line" ]; then
+		failed=$((failed + 1)); failed_suites+=("$label"); return
+	fi
+	passed=$((passed + $(sed -E 's/^[^:]*: ([0-9]+) passed.*/\1/' <<<"$line")))
+	failed=$((failed + $(sed -E 's/^[^:]*: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")))
+	local s
+	s=$(sed -nE 's/.*, ([0-9]+) skipped.*/\1/p' <<<"$line"); skipped=$((skipped + ${s:-0}))
+	[ "$rc" -eq 0 ] || failed_suites+=("$label")
+}
+
+# Linux guests end to end (in the lab where this host's KVM cannot run them).
+[ -x "$here/e2e/run.sh" ] && run_suite e2e "$here/e2e/run.sh" "$build"
+[ -x "$here/e2e/arm64.sh" ] && [ -x build/aarch64/kiln ] &&
+	run_suite arm64 "$here/e2e/arm64.sh" build/aarch64
 
 echo
 if [ ${#failed_suites[@]} -gt 0 ]; then

@@ -3,6 +3,8 @@
 #   tools/deps.sh ensure    install only what is missing (quiet when nothing is)
 #   tools/deps.sh install   same, but always say what was checked
 #   tools/deps.sh list      print the package names
+# With a second argument `arm64`, the ARM64 group too: what `make ARCH=aarch64`, its unit
+# tests (under qemu-user) and the arm64 lab (tools/lab/arm64/) need on an x86-64 host.
 set -eu
 
 # Build: compiler, pkg-config and the libraries kiln links.
@@ -10,9 +12,55 @@ BUILD_PKGS="gcc make pkg-config libc6-dev libjansson-dev libcap-dev libcgroup-de
 libseccomp-dev liburing-dev libfdt-dev"
 # Tests, benchmarks and the demo: unit tests, guest images, the lab, console tests.
 TEST_PKGS="libcriterion-dev tmux strace busybox-static cpio e2fsprogs xz-utils zstd
-qemu-system-x86 kmod binutils"
+qemu-system-x86 kmod binutils acpica-tools"
 
-all_pkgs() { echo $BUILD_PKGS $TEST_PKGS; }
+# ARM64 (only when asked for): the cross toolchain, arm64 -dev packages (multiarch), the
+# emulators. libfdt-dev and libcriterion-dev cannot be installed for two architectures
+# at once: their arm64 packages (ARM64_SYSROOT_PKGS) are unpacked into $ARM64_SYSROOT,
+# where the Makefile looks for them, instead of replacing the native ones.
+ARM64_PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkg-config libjansson-dev:arm64
+liburing-dev:arm64 libcap-dev:arm64 libcgroup-dev:arm64 libseccomp-dev:arm64 libffi8:arm64
+libgit2-1.5:arm64 qemu-user-static qemu-system-arm device-tree-compiler"
+ARM64_SYSROOT_PKGS="libfdt-dev:arm64 libcriterion-dev:arm64 libcriterion3:arm64
+libnanomsg5:arm64"
+ARM64_SYSROOT=${ARM64_SYSROOT:-${KILN_CACHE:-$HOME/.cache/kiln}/sysroot-aarch64}
+groups=${2:-}
+case "$groups" in '' | arm64) ;; *) echo "usage: $0 ensure|install|list [arm64]" >&2; exit 2 ;; esac
+
+all_pkgs() {
+	echo $BUILD_PKGS $TEST_PKGS
+	[ "$groups" = arm64 ] && echo $ARM64_PKGS
+	return 0
+}
+
+# The arm64 packages that live in $ARM64_SYSROOT: fetched once, unpacked there.
+arm64_sysroot() {
+	[ -e "$ARM64_SYSROOT/.complete" ] && return 0
+	echo "deps: unpacking arm64 libraries into $ARM64_SYSROOT: $ARM64_SYSROOT_PKGS"
+	mkdir -p "$ARM64_SYSROOT/debs"
+	(cd "$ARM64_SYSROOT/debs" && apt-get download $ARM64_SYSROOT_PKGS) || {
+		apt-get update -q && (cd "$ARM64_SYSROOT/debs" && apt-get download $ARM64_SYSROOT_PKGS)
+	}
+	for d in "$ARM64_SYSROOT"/debs/*.deb; do dpkg-deb -x "$d" "$ARM64_SYSROOT"; done
+	touch "$ARM64_SYSROOT/.complete"
+}
+
+# arm64 programs (the cross-built unit tests) run through qemu-user: register Debian's
+# binfmt entry for it when the kernel does not have it yet (needs root; not persistent).
+arm64_binfmt() {
+	[ "$(dpkg --print-architecture)" = arm64 ] && return 0
+	[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] && return 0
+	conf=/usr/lib/binfmt.d/qemu-aarch64.conf
+	[ -r "$conf" ] || { echo "deps: $conf is missing; arm64 tests cannot run" >&2; return 0; }
+	[ "$(id -u)" = 0 ] || { echo "deps: not root; cannot register qemu-aarch64 with binfmt_misc" >&2; return 0; }
+	[ -e /proc/sys/fs/binfmt_misc/register ] ||
+		mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
+	if grep -v '^#' "$conf" > /proc/sys/fs/binfmt_misc/register 2>/dev/null; then
+		echo "deps: registered qemu-aarch64 with binfmt_misc"
+	else
+		echo "deps: could not register qemu-aarch64 with binfmt_misc; arm64 unit tests will be skipped" >&2
+	fi
+}
 
 missing() {
 	for p in $(all_pkgs); do
@@ -23,14 +71,22 @@ missing() {
 
 mode=${1:-ensure}
 case "$mode" in
-list) all_pkgs | tr ' ' '\n'; exit 0 ;;
+list) { all_pkgs; [ "$groups" = arm64 ] && echo $ARM64_SYSROOT_PKGS; } | tr ' ' '\n'; exit 0 ;;
 ensure|install) ;;
 *) echo "usage: $0 ensure|install|list" >&2; exit 2 ;;
 esac
 
+if [ "$groups" = arm64 ] && [ "$(dpkg --print-architecture)" != arm64 ] &&
+	! dpkg --print-foreign-architectures | grep -qx arm64; then
+	[ "$(id -u)" = 0 ] || { echo "deps: not root; run: sudo dpkg --add-architecture arm64" >&2; exit 1; }
+	echo "deps: adding the arm64 architecture (multiarch)"
+	dpkg --add-architecture arm64
+	apt-get update -q
+fi
 need=$(missing)
 if [ -z "$need" ]; then
 	[ "$mode" = install ] && echo "deps: all $(all_pkgs | wc -w) packages already installed"
+	[ "$groups" = arm64 ] && arm64_sysroot && arm64_binfmt
 	exit 0
 fi
 echo "deps: installing from Debian: $need"
@@ -44,3 +100,5 @@ if ! apt-get install -y -q --no-install-recommends $need; then
 	apt-get update -q
 	apt-get install -y -q --no-install-recommends $need
 fi
+[ "$groups" = arm64 ] && arm64_sysroot && arm64_binfmt
+exit 0

@@ -12,6 +12,7 @@
 
 struct vm;
 struct vcpu;
+struct vm_device_desc;
 
 /* Capabilities this architecture needs beyond kvm_common_caps. */
 int arch_check_caps(int kvm_fd, struct error *err) MUST_CHECK;
@@ -22,6 +23,15 @@ int arch_mem_layout(uint64_t mem_size, struct gm_region *regions, unsigned int *
 int arch_vm_init(struct vm *vm, struct error *err) MUST_CHECK;
 /* Create the machine's own devices (serial, keyboard controller...) on the buses. */
 int arch_devices_init(struct vm *vm, const struct vm_config *cfg, struct error *err) MUST_CHECK;
+/*
+ * Tell the guest about a device (vm_announce_device calls this): x86-64 describes it in
+ * the ACPI DSDT at arch_load_boot (and, with acpi=off, appends a command-line entry),
+ * arm64 in the device tree at arch_load_boot.
+ */
+int arch_announce_device(struct vm *vm, const struct vm_device_desc *dev,
+			 struct error *err) MUST_CHECK;
+/* The KVM_IRQ_LINE number of device interrupt line `line` (x86-64: the GSI itself). */
+uint32_t arch_irq_line_id(unsigned int line);
 /* Load kernel, initrd and command line, and write the boot tables into guest memory. */
 int arch_load_boot(struct vm *vm, const struct boot_source *boot, struct error *err) MUST_CHECK;
 /* Registers, CPUID, MSRs, interrupt controller state of one vCPU (after arch_load_boot). */

@@ -176,8 +176,17 @@ int vm_alloc_irq(struct vm *vm, unsigned int *gsi)
 	return 0;
 }
 
+int vm_announce_device(struct vm *vm, const struct vm_device_desc *dev, struct error *err)
+{
+	if (vm->nr_devices == VM_MAX_DEVICES)
+		return error_set(err, -ENOSPC, "%s: more than %d devices", dev->compatible,
+				 VM_MAX_DEVICES);
+	vm->devices[vm->nr_devices++] = *dev;
+	return arch_announce_device(vm, dev, err);
+}
+
 int vm_irq_line(struct vm *vm, unsigned int gsi, int level)
 {
-	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+	struct kvm_irq_level irq = { .irq = arch_irq_line_id(gsi), .level = level };
 	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
 }

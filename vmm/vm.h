@@ -17,6 +17,22 @@ struct serial;
 struct metrics;
 struct seccomp_filter;
 
+/*
+ * A device as the guest must learn of it: its MMIO window, its interrupt line and what it
+ * is (a device-tree "compatible" string). Devices describe themselves with
+ * vm_announce_device(); the architecture tells the guest (x86-64: the kernel command
+ * line; arm64: a node in the device tree) without devices knowing which.
+ */
+struct vm_device_desc {
+	const char *compatible;	/* e.g. "virtio,mmio"; a string with static lifetime */
+	uint64_t base;		/* guest physical address of the window */
+	uint64_t size;
+	unsigned int irq;	/* interrupt line, as vm_alloc_irq gave it */
+	bool edge;		/* edge-triggered (an irqfd's pulse), else level-triggered */
+};
+
+#define VM_MAX_DEVICES 32
+
 /* Figures recorded at the first KVM_RUN, for the start-up benchmark. */
 struct vm_startup {
 	atomic_bool recorded;
@@ -45,6 +61,9 @@ struct vm {
 	/* Device placement: the architecture sets the ranges, devices allocate from them. */
 	uint64_t mmio_next, mmio_end;
 	unsigned int irq_next, irq_last;
+	/* What devices announced, in announcement order (vm_announce_device). */
+	struct vm_device_desc devices[VM_MAX_DEVICES];
+	unsigned int nr_devices;
 
 	/* The console UART the machine created, and how its input is resumed. */
 	struct serial *console;
@@ -84,6 +103,13 @@ void vm_destroy(struct vm *vm);
 int vm_alloc_mmio(struct vm *vm, uint64_t size, uint64_t *gpa) MUST_CHECK;
 /* Take the next free device interrupt line; -ENOSPC when none is left. */
 int vm_alloc_irq(struct vm *vm, unsigned int *gsi) MUST_CHECK;
+
+/*
+ * Record a placed device and let the architecture announce it to the guest. Before
+ * arch_load_boot. Returns 0, -ENOSPC (too many devices) or the architecture's error.
+ */
+int vm_announce_device(struct vm *vm, const struct vm_device_desc *dev,
+		       struct error *err) MUST_CHECK;
 
 /* Raise or lower an interrupt line of the in-kernel irqchip. */
 int vm_irq_line(struct vm *vm, unsigned int gsi, int level);

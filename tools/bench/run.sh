@@ -76,3 +76,4 @@ nf=$(median < "$tmp/kiln_nofilter")
 printf '%-44s %7s us   without filters: %s us (%s)\n' "100,000 exits with seccomp filters" "$k" "$nf" \
 	"$(awk -v k="$k" -v n="$nf" 'BEGIN { printf "filters add %+.1f%%", (k - n) * 100 / n }')"
 "$(dirname "$0")/jailer.sh" "$build"
+"$(dirname "$0")/blk.sh" "$build"

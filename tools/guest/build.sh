@@ -74,6 +74,7 @@ if [ ! -r "$out/ok" ]; then
 		rm -rf "$out"
 		mv "$out.tmp" "$out"
 		touch "$out/ok"
+		kprune "$KILN_CACHE/guest" 5
 	fi
 	kunlock
 fi

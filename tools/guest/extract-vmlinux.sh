@@ -54,15 +54,15 @@ pm_start=$(((setup_sects + 1) * 512))
 payload_offset=$(le32 "$in" 584)
 payload_length=$(le32 "$in" 588)
 
-if [ "$payload_offset" -gt 0 ] &&
+if [ -z "${KILN_EXTRACT_SCAN:-}" ] && [ "$payload_offset" -gt 0 ] &&
 	decompress "$in" $((pm_start + payload_offset)) "$payload_length" "$tmp"; then
 	:
 else
-	# Fallback: try every known magic in the file.
+	# Fallback (or KILN_EXTRACT_SCAN=1): try every offset where a known magic occurs.
 	found=
-	for m in '\3757zXZ\000' '\037\213\010' '(\265/\375' ']\000\000\000' 'BZh' '\002!L\030' '\211LZO'; do
-		pat=$(printf "$m")
-		for off in $(LC_ALL=C grep -obUaP -- "$(printf '%s' "$pat" | od -An -t x1 | tr -d '\n' | sed 's/ /\\x/g')" "$in" 2>/dev/null | cut -d: -f1); do
+	for hex in fd377a585a00 1f8b08 28b52ffd 5d000000 425a68 02214c18 894c5a; do
+		pat=$(printf '%s' "$hex" | sed 's/../\\x&/g')
+		for off in $(LC_ALL=C grep -obUaP -- "$pat" "$in" 2>/dev/null | cut -d: -f1); do
 			if decompress "$in" "$off" 0 "$tmp"; then found=1; break 2; fi
 		done
 	done

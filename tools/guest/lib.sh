@@ -1,13 +1,11 @@
 # Shared helpers for tools/guest/build.sh and tools/lab/ (sourced by bash scripts).
 # Everything lands in $KILN_CACHE (default ~/.cache/kiln), keyed by content.
 
+# depmod, modprobe, mkfs.ext4 live in /usr/sbin, which a user's PATH may lack.
+PATH=$PATH:/usr/sbin:/sbin
 KILN_CACHE=${KILN_CACHE:-${HOME:-/root}/.cache/kiln}
-# Never /tmp: the lab shares the host's root into its VM over 9p with a tmpfs on /tmp,
-# so files under /tmp are invisible there.
-case "$KILN_CACHE" in /tmp | /tmp/*)
-	echo "kiln: KILN_CACHE=$KILN_CACHE is under /tmp, which the lab cannot see; using it anyway" >&2 ;;
-esac
-
+# Not under /tmp by default: the lab's --no-overlay mode puts a fresh tmpfs on /tmp, and
+# /tmp is often cleaned.
 klog() { [ -n "${KILN_QUIET:-}" ] || echo "kiln: $*" >&2; }
 kdie() { echo "kiln: error: $*" >&2; exit 1; }
 
@@ -21,6 +19,14 @@ klock() {
 	flock -w 900 9 || kdie "timed out waiting for $KILN_CACHE/.$1.lock"
 }
 kunlock() { exec 9>&-; }
+
+# kprune DIR KEEP: removes all but the KEEP most recently built entries of DIR (images
+# built from older inputs), with their leftover .tmp directories. Call under klock.
+kprune() {
+	ls -1dt "$1"/*/ 2>/dev/null | tail -n +"$(($2 + 1))" | while read -r d; do
+		rm -rf "${d%/}" "${d%/}.tmp"
+	done
+}
 
 # apt_candidate PKG: the version apt would download, empty if unknown.
 apt_candidate() {

@@ -37,6 +37,7 @@ if [ ! -r "$out/ok" ]; then
 		rm -rf "$out"
 		mv "$out.tmp" "$out"
 		touch "$out/ok"
+		kprune "$KILN_CACHE/lab" 5
 	fi
 	kunlock
 fi

@@ -8,9 +8,11 @@
 #   4. inside the lab: /dev/kvm, kvm_amd, cgroup2 with controllers, scratch round trip,
 #      cwd and the project tree; at the same time, a second lab times out (exit 124)
 #   5. inside the lab, QEMU -M microvm on the lab's KVM boots the guest bzImage and the
-#      extracted vmlinux with the busybox initramfs to /init, runs a command (exit 7)
+#      extracted vmlinux with the busybox initramfs to /init, runs a command (exit 7);
+#      then the vmlinux with rootfs.ext4 as root=/dev/vda, in greeting mode
 # Prints "selftest: N passed, N failed" last; exit 0 only if nothing failed.
 set -uo pipefail
+PATH=$PATH:/usr/sbin:/sbin
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 quick=0
@@ -115,23 +117,39 @@ check "no lab run directories left behind" \
 took "two concurrent labs"
 
 if [ "$quick" = 0 ] && [ -n "${KILN_GUEST_VMLINUZ:-}" ]; then
-	step "5. QEMU -M microvm on the lab's KVM boots the guest (bzImage and vmlinux)"
+	step "5. QEMU -M microvm on the lab's KVM boots the guest: bzImage, vmlinux, ext4 root"
 	cmd=$(printf 'echo "guest says hi from $(uname -r)"; exit 7' | base64 -w0)
 	cmdline="console=ttyS0 reboot=k panic=-1 quiet kiln.run=$cmd"
+	cmd2=$(printf 'echo "root: $(awk '"'"'$2 == "/" {r = $1 " " $3} END {print r}'"'"' /proc/mounts)"' | base64 -w0)
 	cat >"$work/nested.sh" <<EOF
 for k in "$KILN_GUEST_VMLINUZ" "$KILN_GUEST_VMLINUX"; do
 	echo "kernel=\${k##*/}"
-	"$here/qemu-microvm.sh" --quiet --timeout 100 "\$k" "$KILN_GUEST_INITRAMFS" "$cmdline" 2>&1 |
+	"$here/qemu-microvm.sh" --timeout 100 "\$k" "$KILN_GUEST_INITRAMFS" "$cmdline" 2>&1 |
 		grep -v "TCG doesn't support"
 done
+echo "kernel=ext4"
+cp --sparse=always "$KILN_GUEST_ROOTFS" /tmp/rootfs.ext4
+"$here/qemu-microvm.sh" --timeout 100 "$KILN_GUEST_VMLINUX" "$KILN_GUEST_INITRAMFS" \\
+	"console=ttyS0 reboot=k panic=-1 quiet root=/dev/vda kiln.greet=1 kiln.run=$cmd2" -- \\
+	-drive id=root,file=/tmp/rootfs.ext4,format=raw,if=none -device virtio-blk-device,drive=root 2>&1 |
+	grep -v "TCG doesn't support"
 EOF
 	timeout 280 "$lab" --timeout 260 -- bash "$work/nested.sh" >"$work/nested.out" 2>&1
-	sed 's/^/   | /' "$work/nested.out"
+	grep -E '^(kernel=|qemu-microvm:|guest says|root:|Hello|Linux )' "$work/nested.out" | sed 's/^/   | /'
 	for k in vmlinuz vmlinux; do
-		line=$(sed -n "/^kernel=$k\$/,/^qemu-microvm:/p" "$work/nested.out" | grep '^qemu-microvm:')
+		sed -n "/^kernel=$k\$/,/^qemu-microvm:/p" "$work/nested.out" >"$work/nested.$k"
 		check "microvm boots $k to /init and returns status 7" \
-			sh -c "echo '$line' | grep -q 'guest_status=7 result=ok'"
+			grep -q 'guest_status=7 result=ok' "$work/nested.$k"
+		check "  and the guest's output came back" \
+			grep -q "^guest says hi from $KILN_GUEST_KERNEL_RELEASE" "$work/nested.$k"
 	done
+	sed -n '/^kernel=ext4$/,/^qemu-microvm:/p' "$work/nested.out" >"$work/nested.ext4"
+	check "microvm boots the ext4 root (root=/dev/vda, switch_root) with status 0" \
+		grep -q 'guest_status=0 result=ok' "$work/nested.ext4"
+	check "  / is /dev/vda ext4 in the guest" grep -q '^root: /dev/vda ext4' "$work/nested.ext4"
+	check "  greeting mode printed its greeting and uname -a" \
+		sh -c "grep -q '^Hello from a kiln microVM guest' '$work/nested.ext4' &&
+			grep -q '^Linux kiln-guest $KILN_GUEST_KERNEL_RELEASE' '$work/nested.ext4'"
 	took "nested microvm boots"
 fi
 

@@ -196,7 +196,14 @@ static void compile_kind(const char *name, json_t *kind, uint32_t arch, struct c
 		}
 		if (allow_all)
 			continue;
-		int ret = seccomp_rule_add_array(ctx, act, nr, n, cmps);
+		/*
+		 * libseccomp reads a rule's number as the build host's and translates it to
+		 * the filter's architecture by name: pass the host's number (or libseccomp's
+		 * pseudo-number where the host has no such call), never the target's.
+		 */
+		int ret = seccomp_rule_add_array(ctx, act,
+						 seccomp_syscall_resolve_name(json_string_value(sc)),
+						 n, cmps);
 		if (ret < 0)
 			die("%s: libseccomp refused the rule: %s", where, strerror(-ret));
 	}

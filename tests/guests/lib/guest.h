@@ -25,6 +25,7 @@ void *memcpy(void *d, const void *s, unsigned long n);
 void *memset(void *d, int c, unsigned long n);
 
 /* boot_params offsets (Linux's zero page). */
+#define BP_ACPI_RSDP_ADDR 0x070
 #define BP_E820_ENTRIES 0x1e8
 #define BP_RAMDISK_IMAGE 0x218
 #define BP_RAMDISK_SIZE 0x21c

@@ -1,7 +1,8 @@
 /*
  * A minimal polling virtio-mmio driver for the freestanding test guests: finds devices
- * through the kernel command line's virtio_mmio.device= entries, negotiates, sets up
- * queue 0 and submits descriptor chains. Header-only: each guest includes what it uses.
+ * through the kernel command line's virtio_mmio.device= entries (kiln writes them with
+ * acpi=off) or else the ACPI DSDT's LNRO0005 devices, negotiates, sets up queue 0 and
+ * submits descriptor chains. Header-only: each guest includes what it uses.
  */
 #ifndef GUEST_VIRTIO_H
 #define GUEST_VIRTIO_H
@@ -69,8 +70,15 @@ struct vdev {
 static inline u32 vr(struct vdev *d, u32 off) { return mmio_read32(d->base + off); }
 static inline void vw(struct vdev *d, u32 off, u32 v) { mmio_write32(d->base + off, v); }
 
+/* A virtio-mmio version 2 device of type `id` answers at `base`. */
+static inline int virtio_is(u64 base, u32 id)
+{
+	return mmio_read32(base + VM_MAGIC) == 0x74726976 && mmio_read32(base + VM_VERSION) == 2 &&
+	       mmio_read32(base + VM_DEVICE_ID) == id;
+}
+
 /* The nth (from 0) virtio-mmio device of type `id` named on the command line, or 0. */
-static inline u64 virtio_find(u8 *bp, u32 id, int nth)
+static inline u64 virtio_find_cmdline(u8 *bp, u32 id, int nth)
 {
 	const char *s = (const char *)(u64)*(u32 *)(bp + BP_CMD_LINE_PTR);
 	const char *key = "virtio_mmio.device=4K@0x";
@@ -88,11 +96,68 @@ static inline u64 virtio_find(u8 *bp, u32 id, int nth)
 				break;
 			base = base << 4 | (u64)v;
 		}
-		if (mmio_read32(base + VM_MAGIC) == 0x74726976 && mmio_read32(base + VM_VERSION) == 2 &&
-		    mmio_read32(base + VM_DEVICE_ID) == id && nth-- == 0)
+		if (virtio_is(base, id) && nth-- == 0)
 			return base;
 	}
 	return 0;
+}
+
+static inline int bytes_eq(const u8 *a, const char *b, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (a[i] != (u8)b[i])
+			return 0;
+	return 1;
+}
+
+/* The DSDT, through boot_params.acpi_rsdp_addr, the RSDP, the XSDT and the FADT; or 0. */
+static inline const u8 *acpi_dsdt(u8 *bp)
+{
+	const u8 *rsdp = (const u8 *)*(u64 *)(bp + BP_ACPI_RSDP_ADDR);
+	if (!rsdp || !bytes_eq(rsdp, "RSD PTR ", 8) || rsdp[15] < 2)
+		return 0;
+	const u8 *xsdt = (const u8 *)*(u64 *)(rsdp + 24);
+	u32 len = *(u32 *)(xsdt + 4);
+	for (u32 off = 36; off + 8 <= len; off += 8) {
+		const u8 *t = (const u8 *)*(u64 *)(xsdt + off);
+		if (bytes_eq(t, "FACP", 4))
+			return (const u8 *)*(u64 *)(t + 140);	/* X_DSDT */
+	}
+	return 0;
+}
+
+/*
+ * The nth (from 0) device of type `id` among the DSDT's `_HID "LNRO0005"` devices: the
+ * base of the Memory32Fixed descriptor (0x86 0x09 0x00) that follows each _HID string.
+ */
+static inline u64 virtio_find_acpi(const u8 *dsdt, u32 id, int nth)
+{
+	u32 len = *(u32 *)(dsdt + 4);
+	for (u32 i = 36; i + 9 <= len; i++) {
+		if (!bytes_eq(dsdt + i, "LNRO0005", 9))
+			continue;
+		for (u32 j = i + 9; j + 12 <= len; j++) {
+			if (dsdt[j] == 0x86 && dsdt[j + 1] == 0x09 && dsdt[j + 2] == 0x00) {
+				u64 base = *(u32 *)(dsdt + j + 4);
+				if (virtio_is(base, id) && nth-- == 0)
+					return base;
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+/* The nth (from 0) virtio-mmio device of type `id`, or 0. */
+static inline u64 virtio_find(u8 *bp, u32 id, int nth)
+{
+	const char *s = (const char *)(u64)*(u32 *)(bp + BP_CMD_LINE_PTR);
+	const char *key = "virtio_mmio.device=";
+	for (; *s; s++)
+		if (bytes_eq((const u8 *)s, key, 19))
+			return virtio_find_cmdline(bp, id, nth);
+	const u8 *dsdt = acpi_dsdt(bp);
+	return dsdt ? virtio_find_acpi(dsdt, id, nth) : 0;
 }
 
 static inline u64 virtio_offered(struct vdev *d)

@@ -3,6 +3,7 @@
 
 #include <asm/bootparam.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -187,4 +188,13 @@ int x86_boot_tables_write(struct guest_mem *gm, const struct x86_kernel *k,
 	if (ret < 0)
 		return error_set(err, ret, "writing boot information: %s", strerror(-ret));
 	return 0;
+}
+
+int x86_boot_set_rsdp(struct guest_mem *gm, enum x86_boot_protocol protocol, uint64_t rsdp)
+{
+	if (protocol == X86_BOOT_PVH)
+		return gm_write(gm, X86_PVH_INFO_ADDR + offsetof(struct hvm_start_info, rsdp_paddr),
+				&rsdp, sizeof(rsdp));
+	return gm_write(gm, X86_ZERO_PAGE_ADDR + offsetof(struct boot_params, acpi_rsdp_addr),
+			&rsdp, sizeof(rsdp));
 }

@@ -23,6 +23,12 @@ int x86_initrd_load(int fd, struct guest_mem *gm, const struct x86_kernel *k,
 int x86_boot_tables_write(struct guest_mem *gm, const struct x86_kernel *k,
 			  const struct cmdline *cl, const struct x86_initrd *initrd,
 			  struct error *err) MUST_CHECK;
+/*
+ * Point the guest at the ACPI RSDP, after x86_boot_tables_write: boot_params.acpi_rsdp_addr
+ * (64-bit protocol) or hvm_start_info.rsdp_paddr (PVH). Returns 0 or -EFAULT.
+ */
+int x86_boot_set_rsdp(struct guest_mem *gm, enum x86_boot_protocol protocol,
+		      uint64_t rsdp) MUST_CHECK;
 
 /* The GDT kiln gives the boot vCPU: null, 64-bit code, data, TSS; or 32-bit code for PVH. */
 #define X86_GDT_CODE_SEL 0x08

@@ -19,6 +19,9 @@
 #define X86_CMDLINE_ADDR	0x20000ULL
 #define X86_EBDA_ADDR		0x9fc00ULL	/* MP table; e820 marks it reserved */
 #define X86_EBDA_END		0xa0000ULL
+/* ACPI tables in the BIOS area, which e820 leaves out of RAM as a PC BIOS does. */
+#define X86_ACPI_START		0xe0000ULL	/* RSDP first: Linux also scans here */
+#define X86_ACPI_END		0x100000ULL
 #define X86_HIMEM_START		0x100000ULL	/* kernels load at or above 1 MiB */
 
 /* RAM sits below the 32-bit MMIO hole and continues above 4 GiB, as on a PC. */
@@ -39,6 +42,7 @@
 #define X86_I8042_PORT		0x60
 #define X86_I8042_IRQ		1
 #define X86_POST_PORT		0x80
+#define X86_ACPI_PM_PORT	0x600	/* HW-reduced ACPI sleep and reset registers */
 #define X86_FIRST_DEVICE_IRQ	5	/* virtio devices get IRQs from here */
 #define X86_LAST_DEVICE_IRQ	23	/* the IOAPIC has 24 pins */
 

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acpi.h"
+#include "acpi_pm.h"
 #include "arch.h"
 #include "boot.h"
 #include "cpuid.h"
@@ -31,6 +33,7 @@ struct x86_vm {
 	struct x86_kernel kernel;
 	struct x86_initrd initrd;
 	struct i8042 *i8042;
+	struct acpi_pm acpi_pm;
 };
 
 static const struct kvm_cap_req x86_caps[] = {
@@ -160,6 +163,25 @@ static const struct i8042_ops i8042_ops = {
 	.reset = i8042_reset,
 };
 
+static void acpi_power_off(void *opaque)
+{
+	struct vm *vm = opaque;
+	log_info("guest powered off through ACPI (S5); stopping");
+	vm_request_stop(vm, 0);
+}
+
+static void acpi_reset(void *opaque)
+{
+	struct vm *vm = opaque;
+	log_info("guest reset through the ACPI reset register; stopping");
+	vm_request_stop(vm, 0);
+}
+
+static const struct acpi_pm_ops acpi_pm_ops = {
+	.power_off = acpi_power_off,
+	.reset = acpi_reset,
+};
+
 /* Port 0x80: POST codes and the I/O delay Linux uses; accepted and ignored. */
 static const struct bus_dev_ops post_ops = { 0 };
 
@@ -178,6 +200,10 @@ int arch_devices_init(struct vm *vm, const struct vm_config *cfg, struct error *
 		ret = bus_register(&vm->pio, X86_I8042_PORT, 5, &i8042_bus_ops, x->i8042, "i8042");
 	if (ret == 0)
 		ret = bus_register(&vm->pio, X86_POST_PORT, 1, &post_ops, NULL, "post");
+	acpi_pm_init(&x->acpi_pm, &acpi_pm_ops, vm);
+	if (ret == 0)
+		ret = bus_register(&vm->pio, X86_ACPI_PM_PORT, ACPI_PM_LEN, &acpi_pm_bus_ops,
+				   &x->acpi_pm, "acpi-pm");
 	if (ret < 0)
 		return error_set(err, ret, "registering legacy devices: %s", strerror(-ret));
 	if (vm->metrics) {
@@ -190,6 +216,33 @@ int arch_devices_init(struct vm *vm, const struct vm_config *cfg, struct error *
 			return error_set(err, -ENOSPC, "too many metrics");
 	}
 	return 0;
+}
+
+/* A guest told to ignore ACPI (`acpi=off`) learns of devices from the command line. */
+static bool acpi_off(const struct vm *vm)
+{
+	return cmdline_has(&vm->cmdline, "acpi=off");
+}
+
+int arch_announce_device(struct vm *vm, const struct vm_device_desc *dev, struct error *err)
+{
+	(void)err;
+	/*
+	 * The DSDT describes every device (arch_load_boot). Only a guest booted with
+	 * acpi=off gets Linux's `virtio_mmio.device=` entries (which need
+	 * CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES): never both, or a kernel that reads both
+	 * would claim each window twice.
+	 */
+	if (acpi_off(vm) && !strcmp(dev->compatible, "virtio,mmio"))
+		cmdline_append(&vm->cmdline, "virtio_mmio.device=%lluK@0x%llx:%u",
+			       (unsigned long long)(dev->size >> 10),
+			       (unsigned long long)dev->base, dev->irq);
+	return 0;
+}
+
+uint32_t arch_irq_line_id(unsigned int line)
+{
+	return line;	/* KVM_IRQ_LINE takes the GSI */
 }
 
 static int open_boot_file(const char *key, const char *path, struct error *err)
@@ -238,6 +291,14 @@ int arch_load_boot(struct vm *vm, const struct boot_source *boot, struct error *
 	ret = x86_mptable_write(&vm->mem, vm->nr_vcpus);
 	if (ret < 0)
 		return error_set(err, ret, "writing the MP table: %s", strerror(-ret));
+	const struct x86_acpi_machine acpi = { .nr_cpus = vm->nr_vcpus, .devices = vm->devices,
+					       .nr_devices = vm->nr_devices };
+	uint64_t rsdp;
+	ret = x86_acpi_write(&vm->mem, &acpi, &rsdp);
+	if (ret == 0)
+		ret = x86_boot_set_rsdp(&vm->mem, x->kernel.protocol, rsdp);
+	if (ret < 0)
+		return error_set(err, ret, "writing the ACPI tables: %s", strerror(-ret));
 	log_debug("kernel: %s at 0x%llx-0x%llx, entry 0x%llx (%s); initrd %llu bytes at 0x%llx",
 		  x->kernel.bzimage ? "bzImage" : "ELF", (unsigned long long)x->kernel.start,
 		  (unsigned long long)x->kernel.end, (unsigned long long)x->kernel.entry,

@@ -376,9 +376,12 @@ int virtio_mmio_place(struct virtio_mmio *t, struct vm *vm, struct error *err)
 	if (ret < 0)
 		return error_set(err, ret, "%s: registering MMIO range: %s", dev->label,
 				 strerror(-ret));
-	/* How Linux finds a virtio-mmio device without a device tree or ACPI. */
-	cmdline_append(&vm->cmdline, "virtio_mmio.device=4K@0x%llx:%u",
-		       (unsigned long long)t->base, t->irq);
+	/* The architecture tells the guest where it is (command line or device tree). */
+	const struct vm_device_desc desc = { .compatible = "virtio,mmio", .base = t->base,
+					     .size = VIRTIO_MMIO_SIZE, .irq = t->irq,
+					     .edge = true };
+	if ((ret = vm_announce_device(vm, &desc, err)) < 0)
+		return ret;
 	log_debug("%s at MMIO 0x%llx, IRQ %u", dev->label, (unsigned long long)t->base, t->irq);
 	return 0;
 }

@@ -88,7 +88,8 @@ int virtio_mmio_init(struct virtio_mmio *t, struct virtio_dev *dev) MUST_CHECK;
 /*
  * Place the device in the VM: an MMIO window and an IRQ, KVM_IRQFD, one KVM_IOEVENTFD
  * per queue on QueueNotify (matching the queue index), the bus range, and the
- * `virtio_mmio.device=` command-line entry through which Linux finds it.
+ * announcement through which Linux finds it (vm_announce_device: a `virtio_mmio.device=`
+ * command-line entry on x86-64, a device-tree node on arm64).
  */
 int virtio_mmio_place(struct virtio_mmio *t, struct vm *vm, struct error *err) MUST_CHECK;
 /* Watch the queues' kick eventfds (and the device's own fds) on the main loop. */
