@@ -380,7 +380,7 @@ int main(int argc, char **argv)
 	console_restore();
 	struct timespec cpu;
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-	log_info("kiln exiting with code %d after %lld ms of CPU time", code,
+	log_info("kiln exiting with code %d after %lld ms of CPU time (guest included)", code,
 		 (long long)cpu.tv_sec * 1000 + cpu.tv_nsec / 1000000);
 	virtio_devices_destroy(&k.devices);
 	vm_destroy(&k.vm);

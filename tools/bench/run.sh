@@ -77,3 +77,4 @@ printf '%-44s %7s us   without filters: %s us (%s)\n' "100,000 exits with seccom
 	"$(awk -v k="$k" -v n="$nf" 'BEGIN { printf "filters add %+.1f%%", (k - n) * 100 / n }')"
 "$(dirname "$0")/jailer.sh" "$build"
 "$(dirname "$0")/blk.sh" "$build"
+"$(dirname "$0")/boot.sh" "$build"

@@ -97,7 +97,7 @@ pvh=$(cat "$KDIR/pvh-entry")
 	echo "KILN_GUEST_INITRAMFS=$out/initramfs.cpio.gz"
 	echo "KILN_GUEST_ROOTFS=$out/rootfs.ext4"
 	echo "KILN_GUEST_BUSYBOX_VERSION=$BUSYBOX_VER"
-	echo "KILN_GUEST_CMDLINE='console=ttyS0 reboot=k panic=-1 quiet'"
+	echo "KILN_GUEST_CMDLINE='console=ttyS0 reboot=k panic=-1 pci=off quiet'"
 } >"$out/guest.env.tmp"
 mv -f "$out/guest.env.tmp" "$out/guest.env"
 [ -n "$envfile" ] && cp "$out/guest.env" "$envfile"
