@@ -60,6 +60,7 @@ phase() {
 phase seqwrite "$2"
 phase seqread "$2"
 phase randread "$3"
+sleep 2
 EOF
 mkfs.ext4 -q -F -d "$tmp/tools" -L kiln-bench "$tmp/tools.img" 16M ||
 	{ echo "block benchmark: mkfs.ext4 failed; skipped"; exit 0; }
@@ -67,19 +68,23 @@ mkfs.ext4 -q -F -d "$tmp/tools" -L kiln-bench "$tmp/tools.img" 16M ||
 cmd="mkdir -p /t; for d in /dev/vda /dev/vdb; do if mount -o ro \$d /t 2>/dev/null; then :; else b=\$d; fi; done; sh /t/bench.sh \$b $mib $secs"
 cmdline="$KILN_GUEST_CMDLINE kiln.exit=poweroff kiln.run=$(printf '%s' "$cmd" | base64 -w0)"
 
-# Process CPU time (includes threads that have exited, such as io_uring workers) minus
-# the vCPU threads', in clock ticks.
+# CPU ticks of the VMM's own threads: every live thread but the vCPUs, plus what threads
+# that have exited (io_uring workers) left in the process total. One `cat` reads every
+# stat file within microseconds, so the vCPUs (busy with the guest) barely move meanwhile.
 own_ticks() { # PID VCPU_COMM_GLOB
-	local total vcpu=0 t v comm
-	total=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}') || return 1
-	for t in /proc/"$1"/task/*; do
-		comm=$(cat "$t/comm" 2>/dev/null) || continue
-		# shellcheck disable=SC2254
-		case "$comm" in $2) ;; *) continue ;; esac
-		v=$(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $12 + $13}') || continue
-		vcpu=$((vcpu + v))
-	done
-	echo $((total - vcpu))
+	cat "/proc/$1/stat" /proc/"$1"/task/*/stat 2>/dev/null | awk -v glob="$2" '
+		BEGIN { re = glob; gsub(/\*/, ".*", re); re = "^" re "$" }
+		{
+			o = index($0, "("); c = 0
+			for (i = length($0); i > 0; i--) if (substr($0, i, 1) == ")") { c = i; break }
+			comm = substr($0, o + 1, c - o - 1)
+			split(substr($0, c + 2), f, " ")
+			t = f[12] + f[13]
+			if (NR == 1) { total = t; next }
+			all += t
+			if (comm !~ re) own += t
+		}
+		END { if (NR < 2) exit 1; dead = total - all; print own + (dead > 0 ? dead : 0) }'
 }
 
 # run_vmm NAME VCPU_COMM_GLOB CMD...: the VMM's console goes to $tmp/NAME.out; at each
@@ -98,7 +103,10 @@ run_vmm() {
 			echo "$(grep '^BENCH-MARK' "$tmp/$name.out" | sed -n "${seen}p" | tr -d '\r') $(own_ticks "$pid" "$glob")" >> "$tmp/$name.ticks"
 		done
 		if [ "$(date +%s)" -gt "$deadline" ]; then
-			kill "$pid"; echo "block benchmark: $name timed out" >&2; break
+			kill "$pid"; echo "block benchmark: $name timed out; console and log tails:" >&2
+			tr -d '\r' < "$tmp/$name.out" | tail -n 8 | sed 's/^/  > /' >&2
+			tail -n 8 "$tmp/$name.err" | sed 's/^/  ! /' >&2
+			break
 		fi
 		sleep 0.05
 	done
@@ -119,12 +127,13 @@ kiln_vm() { # ENGINE
   "metrics": { "metrics_path": "$tmp/kiln-$1.metrics" }
 }
 JSON
-	run_vmm "kiln-$1" 'kiln_vcpu*' "$build/kiln" --config-file "$tmp/kiln-$1.json"
+	run_vmm "kiln-$1" 'kiln_vcpu*' "$build/kiln" --config-file "$tmp/kiln-$1.json" --level Debug
 }
 
-kiln_vm Sync
-kiln_vm Async
-if command -v qemu-system-x86_64 >/dev/null; then
+only=${BENCH_BLK_ONLY:-kiln-Sync kiln-Async qemu}	# a subset, for debugging
+case " $only " in *" kiln-Sync "*) kiln_vm Sync ;; esac
+case " $only " in *" kiln-Async "*) kiln_vm Async ;; esac
+if [[ " $only " == *" qemu "* ]] && command -v qemu-system-x86_64 >/dev/null; then
 	# As tools/lab/qemu-microvm.sh runs it, plus the two drives (cache=unsafe: kiln's
 	# default cache_type, flushes ignored; both VMMs go through the host page cache).
 	run_vmm qemu 'CPU */KVM' qemu-system-x86_64 -M microvm -enable-kvm -cpu host -m 256 -smp 1 \
