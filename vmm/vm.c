@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "devices/serial.h"
 #include "io.h"
 #include "log.h"
 #include "vcpu.h"
@@ -156,6 +157,32 @@ void vm_destroy(struct vm *vm)
 	close_quietly(vm->vm_fd);
 	close_quietly(vm->stop_efd);
 	vm->vm_fd = vm->stop_efd = -1;
+}
+
+static void console_set_irq(void *opaque, int level)
+{
+	struct vm *vm = opaque;
+	if (vm_irq_line(vm, vm->console_irq, level) < 0)
+		log_ratelimited(LOG_ERROR, "console interrupt %u: %m", vm->console_irq);
+}
+
+static void console_rx_space(void *opaque)
+{
+	struct vm *vm = opaque;
+	if (vm->console_rx_space)
+		vm->console_rx_space(vm->console_opaque);
+}
+
+static const struct serial_ops console_serial_ops = {
+	.set_irq = console_set_irq,
+	.rx_space = console_rx_space,
+};
+
+int vm_console_create(struct vm *vm, unsigned int irq)
+{
+	vm->console_irq = irq;
+	vm->console = serial_create(vm->console_out_fd, &console_serial_ops, vm);
+	return vm->console ? 0 : -ENOMEM;
 }
 
 int vm_alloc_mmio(struct vm *vm, uint64_t size, uint64_t *gpa)

@@ -68,6 +68,7 @@ struct vm {
 	/* The console UART the machine created, and how its input is resumed. */
 	struct serial *console;
 	int console_out_fd;			/* -1: discard guest output */
+	unsigned int console_irq;
 	void (*console_rx_space)(void *opaque);	/* FIFO has room again (any thread) */
 	void *console_opaque;
 
@@ -98,6 +99,13 @@ bool vm_stopping(const struct vm *vm);
 /* Join vCPU threads after a stop; returns the exit code. */
 int vm_join(struct vm *vm);
 void vm_destroy(struct vm *vm);
+
+/*
+ * Create the console UART (vm->console): its output goes to vm->console_out_fd, its
+ * interrupt is line `irq` of the irqchip, and a drained receive FIFO resumes host input.
+ * The architecture registers it on its bus.
+ */
+int vm_console_create(struct vm *vm, unsigned int irq) MUST_CHECK;
 
 /* Take a page-aligned MMIO window of `size` bytes; -ENOSPC when the hole is full. */
 int vm_alloc_mmio(struct vm *vm, uint64_t size, uint64_t *gpa) MUST_CHECK;

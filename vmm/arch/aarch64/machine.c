@@ -83,25 +83,6 @@ uint32_t arch_irq_line_id(unsigned int line)
 	return (KVM_ARM_IRQ_TYPE_SPI << KVM_ARM_IRQ_TYPE_SHIFT) | (line + 32);
 }
 
-static void serial_irq(void *opaque, int level)
-{
-	struct vm *vm = opaque;
-	if (vm_irq_line(vm, A64_SERIAL_SPI, level) < 0)
-		log_ratelimited(LOG_ERROR, "serial SPI %d: %m", A64_SERIAL_SPI);
-}
-
-static void serial_rx_space(void *opaque)
-{
-	struct vm *vm = opaque;
-	if (vm->console_rx_space)
-		vm->console_rx_space(vm->console_opaque);
-}
-
-static const struct serial_ops serial_ops = {
-	.set_irq = serial_irq,
-	.rx_space = serial_rx_space,
-};
-
 /*
  * vCPUs are initialised here, not in arch_vcpu_init: the GIC needs them initialised, the
  * devices' irqfds need the GIC, and the device tree needs their MPIDRs.
@@ -121,8 +102,7 @@ int arch_devices_init(struct vm *vm, const struct vm_config *cfg, struct error *
 	if ((ret = a64_gic_create(vm->vm_fd, vm->nr_vcpus, &a->gic, err)) < 0)
 		return ret;
 
-	vm->console = serial_create(vm->console_out_fd, &serial_ops, vm);
-	if (!vm->console)
+	if (vm_console_create(vm, A64_SERIAL_SPI) < 0)
 		return error_set(err, -ENOMEM, "out of memory for the UART");
 	pl031_init(&a->rtc);
 	ret = bus_register(&vm->mmio, A64_SERIAL_BASE, A64_SERIAL_SIZE, &serial_bus_ops,

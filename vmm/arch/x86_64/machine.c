@@ -125,25 +125,6 @@ int arch_vm_init(struct vm *vm, struct error *err)
 	return get_supported_cpuid(vm->kvm_fd, &x->cpuid, err);
 }
 
-static void serial_irq(void *opaque, int level)
-{
-	struct vm *vm = opaque;
-	if (vm_irq_line(vm, X86_SERIAL_IRQ, level) < 0)
-		log_ratelimited(LOG_ERROR, "serial IRQ %d: %m", X86_SERIAL_IRQ);
-}
-
-static void serial_rx_space(void *opaque)
-{
-	struct vm *vm = opaque;
-	if (vm->console_rx_space)
-		vm->console_rx_space(vm->console_opaque);
-}
-
-static const struct serial_ops serial_ops = {
-	.set_irq = serial_irq,
-	.rx_space = serial_rx_space,
-};
-
 static void i8042_irq(void *opaque, int level)
 {
 	struct vm *vm = opaque;
@@ -191,9 +172,9 @@ int arch_devices_init(struct vm *vm, const struct vm_config *cfg, struct error *
 	int ret;
 	(void)cfg;
 
-	vm->console = serial_create(vm->console_out_fd, &serial_ops, vm);
+	ret = vm_console_create(vm, X86_SERIAL_IRQ);
 	x->i8042 = i8042_create(&i8042_ops, vm);
-	if (!vm->console || !x->i8042)
+	if (ret < 0 || !x->i8042)
 		return error_set(err, -ENOMEM, "out of memory for legacy devices");
 	ret = bus_register(&vm->pio, X86_SERIAL_PORT, 8, &serial_bus_ops, vm->console, "serial");
 	if (ret == 0)
