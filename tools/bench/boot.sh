@@ -49,6 +49,7 @@ for i in $(seq "$runs"); do
 	"$top/tools/lab/qemu-microvm.sh" --quiet --mem 256 "$kernel" "$KILN_GUEST_INITRAMFS" \
 		"$cmdline" 2>&1 >/dev/null | sed -n 's/.*init_ms=\([0-9]*\) exit_ms=\([0-9]*\).*/\1 \2/p' \
 		>> "$tmp/qemu"
+	echo "boot: run $i: kiln $(tail -n 1 "$tmp/kiln"), QEMU $(tail -n 1 "$tmp/qemu") (ms to /init, to exit)"
 done
 ki=$(cut -d' ' -f1 "$tmp/kiln" | median); ke=$(cut -d' ' -f2 "$tmp/kiln" | median)
 qi=$(cut -d' ' -f1 "$tmp/qemu" | median); qe=$(cut -d' ' -f2 "$tmp/qemu" | median)
