@@ -93,34 +93,30 @@ int seccomp_validate(const struct seccomp_filter_set *set, struct error *err)
 
 int seccomp_load_file(const char *path, struct seccomp_filter_set *set, struct error *err)
 {
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t size;
 	int ret;
 
 	memset(set, 0, sizeof(*set));
+	int fd = open_regular_file("filter file", path, &size, err);
 	if (fd < 0)
-		return error_set(err, -errno, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		return fd;
+	if (size > SECCOMP_FILE_MAX) {
 		close(fd);
-		return error_set(err, -EINVAL, "%s: not a regular file", path);
+		return error_set(err, -EFBIG, "%s: %llu bytes is more than a filter file may have "
+				 "(%d)", path, (unsigned long long)size, SECCOMP_FILE_MAX);
 	}
-	if (st.st_size > SECCOMP_FILE_MAX) {
-		close(fd);
-		return error_set(err, -EFBIG, "%s: %lld bytes is more than a filter file may have "
-				 "(%d)", path, (long long)st.st_size, SECCOMP_FILE_MAX);
-	}
-	uint8_t *buf = malloc((size_t)st.st_size + 1);
+	uint8_t *buf = malloc((size_t)size + 1);
 	if (!buf) {
 		close(fd);
 		return error_set(err, -ENOMEM, "out of memory");
 	}
-	ret = pread_all(fd, buf, (size_t)st.st_size, 0);
+	ret = pread_all(fd, buf, (size_t)size, 0);
 	close(fd);
 	if (ret < 0) {
 		free(buf);
 		return error_set(err, ret, "%s: %s", path, strerror(-ret));
 	}
-	ret = seccomp_parse(buf, (size_t)st.st_size, set, err);
+	ret = seccomp_parse(buf, (size_t)size, set, err);
 	if (ret < 0) {
 		free(buf);
 		memset(set, 0, sizeof(*set));

@@ -127,20 +127,6 @@ int arch_announce_device(struct vm *vm, const struct vm_device_desc *dev, struct
 	return 0;
 }
 
-static int open_boot_file(const char *key, const char *path, uint64_t *size, struct error *err)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return error_set(err, -errno, "%s: %s: %s", key, path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return error_set(err, -EINVAL, "%s: %s: not a regular file", key, path);
-	}
-	*size = (uint64_t)st.st_size;
-	return fd;
-}
-
 /* The Image goes text_offset above the start of RAM (2 MiB aligned). */
 static int load_kernel(struct vm *vm, struct a64_vm *a, int fd, uint64_t size, struct error *err)
 {
@@ -237,7 +223,7 @@ int arch_load_boot(struct vm *vm, const struct boot_source *boot, struct error *
 	if (vm->mem.regions[0].size < 2 * A64_FDT_MAX)
 		return error_set(err, -ENOMEM, "machine-config.mem_size_mib: too small for a kernel");
 
-	fd = open_boot_file("boot-source.kernel_image_path", boot->kernel_image_path, &size, err);
+	fd = open_regular_file("boot-source.kernel_image_path", boot->kernel_image_path, &size, err);
 	if (fd < 0)
 		return fd;
 	ret = load_kernel(vm, a, fd, size, err);
@@ -247,7 +233,7 @@ int arch_load_boot(struct vm *vm, const struct boot_source *boot, struct error *
 		return ret;
 	}
 	if (boot->initrd_path) {
-		fd = open_boot_file("boot-source.initrd_path", boot->initrd_path, &size, err);
+		fd = open_regular_file("boot-source.initrd_path", boot->initrd_path, &size, err);
 		if (fd < 0)
 			return fd;
 		ret = load_initrd(vm, a, fd, size, err);

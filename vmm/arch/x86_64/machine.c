@@ -15,6 +15,7 @@
 #include "cpuid.h"
 #include "devices/serial.h"
 #include "i8042.h"
+#include "io.h"
 #include "kernel.h"
 #include "kvm.h"
 #include "layout.h"
@@ -226,25 +227,12 @@ uint32_t arch_irq_line_id(unsigned int line)
 	return line;	/* KVM_IRQ_LINE takes the GSI */
 }
 
-static int open_boot_file(const char *key, const char *path, struct error *err)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return error_set(err, -errno, "%s: %s: %s", key, path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return error_set(err, -EINVAL, "%s: %s: not a regular file", key, path);
-	}
-	return fd;
-}
-
 int arch_load_boot(struct vm *vm, const struct boot_source *boot, struct error *err)
 {
 	struct x86_vm *x = vm->arch;
 	int fd, ret;
 
-	fd = open_boot_file("boot-source.kernel_image_path", boot->kernel_image_path, err);
+	fd = open_regular_file("boot-source.kernel_image_path", boot->kernel_image_path, NULL, err);
 	if (fd < 0)
 		return fd;
 	ret = x86_kernel_load(fd, &vm->mem, &x->kernel, err);
@@ -254,7 +242,7 @@ int arch_load_boot(struct vm *vm, const struct boot_source *boot, struct error *
 		return ret;
 	}
 	if (boot->initrd_path) {
-		fd = open_boot_file("boot-source.initrd_path", boot->initrd_path, err);
+		fd = open_regular_file("boot-source.initrd_path", boot->initrd_path, NULL, err);
 		if (fd < 0)
 			return fd;
 		ret = x86_initrd_load(fd, &vm->mem, &x->kernel, &x->initrd, err);
