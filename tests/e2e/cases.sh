@@ -1,6 +1,6 @@
 #!/bin/bash
 # Runs every e2e case (functions named case_* in cases/*.sh) where Linux guests can boot.
-#   tests/e2e/cases.sh BUILD_DIR GUEST_ENV_FILE [CASE...]
+#   tests/e2e/cases.sh BUILD_DIR GUEST_ENV_FILE [CASE... | --list]
 set -u
 build=$1
 envfile=$2
@@ -13,6 +13,10 @@ done
 
 passed=0 failed=0 skipped=0
 cases=("${@:3}")
+if [ "${cases[0]:-}" = --list ]; then
+	declare -F | awk '$3 ~ /^case_/ {print $3}'
+	exit 0
+fi
 [ ${#cases[@]} -gt 0 ] || mapfile -t cases < <(declare -F | awk '$3 ~ /^case_/ {print $3}')
 for c in "${cases[@]}"; do
 	start=$(date +%s)
