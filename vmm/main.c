@@ -200,6 +200,18 @@ static int choose_filters(struct kiln *k, struct error *err)
 	return seccomp_validate(k->filters, err);
 }
 
+/* The main thread's filter: after the vCPU threads exist, before guest code runs. */
+static int restrict_main_thread(void *opaque)
+{
+	struct kiln *k = opaque;
+	int ret = k->filters ? seccomp_install(seccomp_find(k->filters, "vmm")) : 0;
+#ifdef KILN_TEST_HOOKS
+	if (ret == 0)
+		test_hook_bad_syscall("vmm");
+#endif
+	return ret;
+}
+
 /* Step 3: every host resource and every guest structure, before anything runs. */
 static int build_vm(struct kiln *k, struct error *err, int *code)
 {
@@ -341,24 +353,17 @@ int main(int argc, char **argv)
 	}
 
 	/*
-	 * 4. Start the vCPU threads; each installs its seccomp filter before running guest
-	 * code. Then restrict this thread: from here on it only runs the event loop, so
-	 * no thread of kiln can create threads, exec or open files any more. (kiln holds
-	 * no privileges: the jailer dropped them before exec.)
+	 * 4. Start the vCPU threads: each installs its seccomp filter, then this thread
+	 * installs its own, and only then does any vCPU run guest code. From here on no
+	 * thread of kiln can create threads, exec or open files. (kiln holds no privileges:
+	 * the jailer dropped them before exec.)
 	 */
-	if (vm_start(&k.vm, &err) < 0) {
+	if (vm_start(&k.vm, restrict_main_thread, &k, &err) < 0) {
 		vm_join(&k.vm);
 		console_restore();
 		vm_destroy(&k.vm);
 		return fail(EXIT_GENERIC, &err);
 	}
-	if (k.filters && (ret = seccomp_install(seccomp_find(k.filters, "vmm"))) < 0) {
-		log_error("installing the main thread's seccomp filter: %s", strerror(-ret));
-		vm_request_stop(&k.vm, EXIT_GENERIC);
-	}
-#ifdef KILN_TEST_HOOKS
-	test_hook_bad_syscall("vmm");
-#endif
 
 	/* 5. Run until the guest or a signal stops the VM. */
 	metrics_flush(&k.metrics);

@@ -94,7 +94,8 @@ int vm_create_vcpus(struct vm *vm, unsigned int count, struct error *err)
 	return 0;
 }
 
-int vm_start(struct vm *vm, struct error *err)
+int vm_start(struct vm *vm, int (*restrict_self)(void *opaque), void *opaque,
+	     struct error *err)
 {
 	int ret = vcpu_signal_setup();
 	if (ret < 0)
@@ -112,6 +113,11 @@ int vm_start(struct vm *vm, struct error *err)
 				pthread_barrier_wait(&vm->start_barrier);
 			return error_set(err, ret, "starting vCPU %u: %s", i, strerror(-ret));
 		}
+	}
+	if (restrict_self && (ret = restrict_self(opaque)) < 0) {
+		vm_request_stop(vm, 1);
+		pthread_barrier_wait(&vm->start_barrier);
+		return error_set(err, ret, "restricting the main thread: %s", strerror(-ret));
 	}
 	pthread_barrier_wait(&vm->start_barrier);
 	return 0;

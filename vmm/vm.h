@@ -88,8 +88,14 @@ int vm_create(struct vm *vm, int kvm_fd, const struct machine_config *mc,
 	      struct error *err) MUST_CHECK;
 /* Create every vCPU fd and map its kvm_run area (before devices, after vm_create). */
 int vm_create_vcpus(struct vm *vm, unsigned int count, struct error *err) MUST_CHECK;
-/* Start one thread per vCPU; they run guest code until a stop is requested. */
-int vm_start(struct vm *vm, struct error *err) MUST_CHECK;
+/*
+ * Start one thread per vCPU; they run guest code until a stop is requested.
+ * `restrict_self` (may be NULL) runs on the calling thread once every vCPU thread
+ * exists and before any runs guest code, so that no guest instruction executes while
+ * a thread of kiln is unrestricted; a negative return stops the VM.
+ */
+int vm_start(struct vm *vm, int (*restrict_self)(void *opaque), void *opaque,
+	     struct error *err) MUST_CHECK;
 /*
  * Ask the VM to stop with an exit code; the first request's code wins. Safe from any
  * thread: every vCPU leaves KVM_RUN promptly (immediate_exit plus a signal).
