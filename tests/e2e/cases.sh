@@ -22,12 +22,12 @@ for c in "${cases[@]}"; do
 	start=$(date +%s)
 	E2E_WHY=""
 	# Each case in its own shell under a watchdog: a stuck case cannot stall the rest.
-	E2E_TMP=$E2E_TMP timeout -k 10 "${E2E_CASE_TIMEOUT:-420}" bash -c '
+	E2E_TMP=$E2E_TMP timeout -k 10 "${E2E_CASE_TIMEOUT:-300}" bash -c '
 		build=$1; . "$2"; . "$3/lib.sh"; trap - EXIT
 		for f in "$3"/cases/*.sh; do . "$f"; done
 		set +e; "$4"' case "$build" "$envfile" "$here" "$c" > "$E2E_TMP/$c.log" 2>&1
 	rc=$?
-	[ "$rc" -eq 124 ] && echo "timed out after ${E2E_CASE_TIMEOUT:-420} s" >> "$E2E_TMP/$c.log"
+	[ "$rc" -eq 124 ] && echo "timed out after ${E2E_CASE_TIMEOUT:-300} s" >> "$E2E_TMP/$c.log"
 	secs=$(( $(date +%s) - start ))
 	if [ "$rc" -eq 0 ]; then
 		passed=$((passed + 1)); echo "PASS ${c#case_} (${secs}s)"
@@ -36,6 +36,7 @@ for c in "${cases[@]}"; do
 	else
 		failed=$((failed + 1)); echo "FAIL ${c#case_} (${secs}s):"
 		tail -n 25 "$E2E_TMP/$c.log" | sed 's/^/    /'
+		grep -h '^E2E-LAB-STALL' "$E2E_TMP/$c.log" | head -n 1
 	fi
 done
 echo "e2e: $passed passed, $failed failed, $skipped skipped"

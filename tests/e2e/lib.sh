@@ -13,6 +13,67 @@ skip() { echo "$*"; exit 77; }
 
 b64() { printf '%s' "$1" | base64 -w0; }
 
+# In the lab the host's files arrive over 9p, and a 9p request can stall for minutes when
+# the emulated machine is starved. A vCPU thread faulting in a page of kiln's own code
+# would then freeze the guest, so inside the lab kiln runs from a copy in the lab's memory.
+if [ "${KILN_LAB:-}" = 1 ] && [ "$KILN" != "$E2E_TMP/bin/kiln" ]; then
+	if [ ! -x "$E2E_TMP/bin/kiln" ]; then
+		mkdir -p "$E2E_TMP/bin" && cp "$KILN" "$E2E_TMP/bin/kiln.tmp" &&
+			mv "$E2E_TMP/bin/kiln.tmp" "$E2E_TMP/bin/kiln"
+	fi
+	[ -x "$E2E_TMP/bin/kiln" ] && KILN=$E2E_TMP/bin/kiln
+fi
+
+# threads PID: each thread of PID with its state and the kernel function it waits in,
+# and lines from the kernel log that say why (hung tasks, lockups), when readable.
+threads() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		[ -r "$t/stat" ] || continue
+		printf '  thread %s (%s): state %s, waiting in %s\n' "${t##*/}" "$(cat "$t/comm" 2>/dev/null)" \
+			"$(sed 's/.*) //' "$t/stat" 2>/dev/null | cut -d' ' -f1)" "$(cat "$t/wchan" 2>/dev/null || echo '?')"
+		[ -r "$t/stack" ] && head -n 6 "$t/stack" 2>/dev/null | sed 's/^/      /'
+	done
+	dmesg 2>/dev/null | grep -E 'blocked for more than|soft lockup|rcu.*stall' | tail -n 3 | sed 's/^/  kernel: /'
+}
+
+# bounded SECONDS NAME CMD...: runs CMD in the background (the caller's redirections apply
+# to the whole call) for at most SECONDS, then stops it with SIGTERM and, 10 s later,
+# SIGKILL. Returns CMD's status, or 124 when it had to be stopped; what its threads were
+# doing then goes to $E2E_TMP/NAME.stuck. A thread waiting in the lab's 9p transport is
+# the lab stalling, not the program: that adds the line "E2E-LAB-STALL" for the runner.
+bounded() {
+	local secs=$1 name=$2 pid dog st
+	shift 2
+	rm -f "$E2E_TMP/$name.stuck"
+	"$@" &
+	pid=$!
+	(
+		exec >/dev/null 2>&1
+		nap=
+		trap '[ -n "$nap" ] && kill "$nap"; exit 0' TERM
+		sleep "$secs" & nap=$!; wait "$nap"
+		kill -0 "$pid" || exit 0
+		{ echo "still running after $secs s; sending SIGTERM:"; threads "$pid"; } >"$E2E_TMP/$name.stuck"
+		kill -TERM "$pid"
+		sleep 10 & nap=$!; wait "$nap"
+		kill -0 "$pid" || exit 0
+		{ echo "still running 10 s after SIGTERM; sending SIGKILL:"; threads "$pid"; } >>"$E2E_TMP/$name.stuck"
+		kill -KILL "$pid"
+	) &
+	dog=$!
+	wait "$pid"
+	st=$?
+	kill "$dog" 2>/dev/null
+	wait "$dog" 2>/dev/null
+	if [ -e "$E2E_TMP/$name.stuck" ]; then
+		grep -q 'p9_\|v9fs_' "$E2E_TMP/$name.stuck" &&
+			echo "E2E-LAB-STALL: a thread of $name waits in the lab's 9p transport" >>"$E2E_TMP/$name.stuck"
+		return 124
+	fi
+	return "$st"
+}
+
 # write_config FILE KERNEL VCPUS MEM_MIB BOOT_ARGS [EXTRA_JSON]
 write_config() {
 	cat > "$1" <<JSON
@@ -40,7 +101,7 @@ boot() {
 		"$KILN_GUEST_CMDLINE kiln.run=$(b64 "$cmd") $extra" "${E2E_EXTRA_JSON:-}"
 	out=$E2E_TMP/$name.out
 	err=$E2E_TMP/$name.err
-	timeout -k 10 "${E2E_TIMEOUT:-180}" "$KILN" --config-file "$cfg" "$@" </dev/null >"$out" 2>"$err"
+	bounded "${E2E_TIMEOUT:-120}" "$name" "$KILN" --config-file "$cfg" "$@" </dev/null >"$out" 2>"$err"
 	status=$?
 	gstatus=$(sed -n 's/^KILN-GUEST-EXIT \([0-9]*\).*/\1/p' "$out" | tail -n 1)
 	gstatus=${gstatus:-none}
@@ -50,6 +111,7 @@ boot() {
 	if [ "$status" -ne 0 ] || [ "$gstatus" = none ]; then
 		echo "kiln's log:"; tail -n 15 "$err" | sed 's/^/  ! /'
 		echo "console (tail):"; tr -d '\r' < "$out" | tail -n 15 | sed 's/^/  > /'
+		[ -e "$E2E_TMP/$name.stuck" ] && cat "$E2E_TMP/$name.stuck"
 	fi
 	# Every Linux e2e run is filtered: a run with seccomp off fails.
 	if grep -q 'SECCOMP IS OFF\|seccomp filters are not installed' "$err"; then

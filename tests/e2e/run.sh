@@ -26,18 +26,25 @@ fi
 echo "e2e: this host's /dev/kvm cannot boot Linux ($("$top/tools/lab/detect" -v 2>&1 | tail -n 1));" \
 	"Linux guests run in the lab"
 # One lab run per case: the emulated machine very rarely hangs or fails to start
-# (status 124 or 125), and then only that case is run again, once. A case that fails
-# inside a working lab is a failure.
+# (status 124 or 125), or a case finds kiln stuck on the lab's 9p file transport
+# (E2E-LAB-STALL, from lib.sh), and then only that case is run again, once. A case that
+# fails inside a working lab is a failure.
 passed=0 failed=0 skipped=0
 mapfile -t cases < <(E2E_TMP=/tmp "$here/cases.sh" "$build" "$envfile" --list)
 for c in "${cases[@]}"; do
 	for attempt in 1 2; do
-		out=$("$top/tools/lab/run" --timeout "${E2E_LAB_TIMEOUT:-480}" --mem 3072 --cpus 2 -- \
+		out=$("$top/tools/lab/run" --timeout "${E2E_LAB_TIMEOUT:-360}" --mem 3072 --cpus 2 -- \
 			"$here/cases.sh" "$build" "$envfile" "$c" 2>&1)
 		rc=$?
-		[ "$rc" -eq 124 ] || [ "$rc" -eq 125 ] || break
-		echo "e2e: the lab failed while running ${c#case_} (status $rc); attempt $attempt"
-		printf '%s\n' "$out" | grep '^lab' | tail -n 3 | sed 's/^/    /'
+		if [ "$rc" -eq 124 ] || [ "$rc" -eq 125 ]; then
+			echo "e2e: the lab failed while running ${c#case_} (status $rc); attempt $attempt"
+			printf '%s\n' "$out" | grep '^lab' | tail -n 3 | sed 's/^/    /'
+		elif printf '%s\n' "$out" | grep -q '^E2E-LAB-STALL'; then
+			echo "e2e: the lab's 9p transport stalled while running ${c#case_}; attempt $attempt"
+			printf '%s\n' "$out" | grep -A8 'still running after' | head -n 9 | sed 's/^/    /'
+		else
+			break
+		fi
 	done
 	printf '%s\n' "$out" | grep -v '^e2e: [0-9]* passed'
 	line=$(printf '%s\n' "$out" | grep -E '^e2e: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped' | tail -n 1)
