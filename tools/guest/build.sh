@@ -46,38 +46,30 @@ key=$(
 )
 out=$KILN_CACHE/guest/$key
 
-if [ ! -r "$out/ok" ]; then
-	klock guest
-	if [ ! -r "$out/ok" ]; then
-		klog "building guest images $key ($KPKG $KPKGVER, busybox $BUSYBOX_VER)"
-		rm -rf "$out.tmp"
-		mkdir -p "$out.tmp"
-		tree=$out.tmp/tree
-		busybox_tree "$tree"
-		# shellcheck disable=SC2086
-		modules_install "$tree" $MODULES
-		install -m 0755 "$here/init" "$tree/init"
-		ln -sf /init "$tree/sbin/init"
-		echo "$KVER" >"$tree/etc/kiln-kernel"
-		# The ext4 image: same tree, without the stage-one marker.
-		size_kb=$(du -sk "$tree" | cut -f1)
-		size_mb=$(((size_kb / 1024) * 2 + 32))
-		truncate -s "${size_mb}M" "$out.tmp/rootfs.ext4"
-		mkfs.ext4 -q -F -L kiln-root -E root_owner=0:0 -d "$tree" "$out.tmp/rootfs.ext4" ||
-			kdie "mkfs.ext4 -d failed"
-		# The initramfs: the marker file tells /init it may switch_root to root=.
-		touch "$tree/kiln-initramfs"
-		pack_cpio "$tree" "$out.tmp/initramfs.cpio.gz"
-		rm -f "$tree/kiln-initramfs"
-		ln -s "$KDIR/vmlinuz" "$out.tmp/vmlinuz"
-		ln -s "$KDIR/vmlinux" "$out.tmp/vmlinux"
-		rm -rf "$out"
-		mv "$out.tmp" "$out"
-		touch "$out/ok"
-		kprune "$KILN_CACHE/guest" 5
-	fi
-	kunlock
-fi
+# guest_build DIR: the guest initramfs and ext4 root filesystem in DIR (for kcache).
+guest_build() {
+	local t=$1 tree=$1/tree size_kb size_mb
+	klog "building guest images $key ($KPKG $KPKGVER, busybox $BUSYBOX_VER)"
+	busybox_tree "$tree"
+	# shellcheck disable=SC2086
+	modules_install "$tree" $MODULES
+	install -m 0755 "$here/init" "$tree/init"
+	ln -sf /init "$tree/sbin/init"
+	echo "$KVER" >"$tree/etc/kiln-kernel"
+	# The ext4 image: same tree, without the stage-one marker.
+	size_kb=$(du -sk "$tree" | cut -f1)
+	size_mb=$(((size_kb / 1024) * 2 + 32))
+	truncate -s "${size_mb}M" "$t/rootfs.ext4"
+	mkfs.ext4 -q -F -L kiln-root -E root_owner=0:0 -d "$tree" "$t/rootfs.ext4" ||
+		kdie "mkfs.ext4 -d failed"
+	# The initramfs: the marker file tells /init it may switch_root to root=.
+	touch "$tree/kiln-initramfs"
+	pack_cpio "$tree" "$t/initramfs.cpio.gz"
+	rm -f "$tree/kiln-initramfs"
+	ln -s "$KDIR/vmlinuz" "$t/vmlinuz"
+	ln -s "$KDIR/vmlinux" "$t/vmlinux"
+}
+kcache "$out" guest 5 guest_build
 
 pvh=$(cat "$KDIR/pvh-entry")
 {

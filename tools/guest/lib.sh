@@ -28,6 +28,39 @@ kprune() {
 	done
 }
 
+# apt_unpack PKG=VERSION WORKDIR DEST: downloads the package into WORKDIR/dl (apt-get
+# download: no root needed, nothing installed) and unpacks it into DEST.
+apt_unpack() {
+	local aptopt=()
+	[ "$(id -u)" = 0 ] && aptopt=(-o APT::Sandbox::User=root)
+	mkdir -p "$2/dl"
+	(cd "$2/dl" && timeout 600 apt-get download -q "${aptopt[@]}" "$1" >&2) ||
+		kdie "apt-get download $1 failed"
+	dpkg-deb -x "$2"/dl/*.deb "$3" || kdie "dpkg-deb -x $(ls "$2/dl") failed"
+	rm -rf "$2/dl"
+}
+
+# kcache DIR LOCK KEEP BUILD: makes sure DIR is a complete cache entry. The first caller
+# to find no DIR/ok takes the lock NAME (others wait, then find it done), runs BUILD with
+# DIR.tmp (empty) as its argument, renames DIR.tmp to DIR and marks it ok; a build that
+# dies leaves only DIR.tmp, redone next time. With KEEP > 0, the KEEP newest entries
+# beside DIR stay and older ones go.
+kcache() {
+	local dir=$1 lock=$2 keep=$3 build=$4
+	[ -r "$dir/ok" ] && return 0
+	klock "$lock"
+	if [ ! -r "$dir/ok" ]; then
+		rm -rf "$dir.tmp"
+		mkdir -p "$dir.tmp"
+		"$build" "$dir.tmp"
+		rm -rf "$dir"
+		mv "$dir.tmp" "$dir"
+		touch "$dir/ok"
+		[ "$keep" -gt 0 ] && kprune "$(dirname "$dir")" "$keep"
+	fi
+	kunlock
+}
+
 # apt_candidate PKG: the version apt would download, empty if unknown.
 apt_candidate() {
 	apt-cache show --no-all-versions "$1" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1
@@ -63,42 +96,28 @@ kernel_resolve() {
 # extracted vmlinux. Sets KDIR (that directory), KVER (uname -r), KROOT (the unpacked
 # tree, for modprobe -d), KMODDIR (lib/modules/KVER).
 kernel_fetch() {
-	local here
-	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 	KDIR=$KILN_CACHE/kernel/${KPKG}_${KPKGVER}
 	KROOT=$KDIR/root
-	if [ ! -r "$KDIR/ok" ]; then
-		klock kernel
-		if [ ! -r "$KDIR/ok" ]; then
-			klog "fetching $KPKG $KPKGVER (apt-get download)"
-			rm -rf "$KDIR.tmp"
-			mkdir -p "$KDIR.tmp/dl"
-			local aptopt=()
-			[ "$(id -u)" = 0 ] && aptopt=(-o APT::Sandbox::User=root)
-			(cd "$KDIR.tmp/dl" && timeout 600 apt-get download -q "${aptopt[@]}" "$KPKG=$KPKGVER" >&2) ||
-				kdie "apt-get download $KPKG=$KPKGVER failed"
-			klog "unpacking $(ls "$KDIR.tmp/dl")"
-			dpkg-deb -x "$KDIR.tmp"/dl/*.deb "$KDIR.tmp/root" || kdie "dpkg-deb -x failed"
-			rm -rf "$KDIR.tmp/dl"
-			local kv
-			kv=$(ls "$KDIR.tmp/root/lib/modules" | head -n 1)
-			[ -n "$kv" ] || kdie "no lib/modules in $KPKG"
-			depmod -b "$KDIR.tmp/root" "$kv" || kdie "depmod failed"
-			cp "$KDIR.tmp/root/boot/vmlinuz-$kv" "$KDIR.tmp/vmlinuz"
-			cp "$KDIR.tmp/root/boot/config-$kv" "$KDIR.tmp/config"
-			klog "extracting vmlinux from the bzImage"
-			"$here/extract-vmlinux.sh" "$KDIR.tmp/vmlinuz" "$KDIR.tmp/vmlinux" ||
-				kdie "vmlinux extraction failed"
-			pvh_entry "$KDIR.tmp/vmlinux" >"$KDIR.tmp/pvh-entry"
-			echo "$kv" >"$KDIR.tmp/kver"
-			rm -rf "$KDIR"
-			mv "$KDIR.tmp" "$KDIR"
-			touch "$KDIR/ok"
-		fi
-		kunlock
-	fi
+	kcache "$KDIR" kernel 0 kernel_build
 	KVER=$(cat "$KDIR/kver")
 	KMODDIR=$KROOT/lib/modules/$KVER
+}
+
+# kernel_build DIR: the kernel package $KPKG=$KPKGVER unpacked into DIR (for kcache).
+kernel_build() {
+	local t=$1 kv here
+	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+	klog "fetching $KPKG $KPKGVER (apt-get download)"
+	apt_unpack "$KPKG=$KPKGVER" "$t" "$t/root"
+	kv=$(ls "$t/root/lib/modules" | head -n 1)
+	[ -n "$kv" ] || kdie "no lib/modules in $KPKG"
+	depmod -b "$t/root" "$kv" || kdie "depmod failed"
+	cp "$t/root/boot/vmlinuz-$kv" "$t/vmlinuz"
+	cp "$t/root/boot/config-$kv" "$t/config"
+	klog "extracting vmlinux from the bzImage"
+	"$here/extract-vmlinux.sh" "$t/vmlinuz" "$t/vmlinux" || kdie "vmlinux extraction failed"
+	pvh_entry "$t/vmlinux" >"$t/pvh-entry"
+	echo "$kv" >"$t/kver"
 }
 
 # pvh_entry VMLINUX: prints the XEN_ELFNOTE_PHYS32_ENTRY (type 18, name "Xen") address
@@ -171,20 +190,15 @@ busybox_resolve() {
 		BUSYBOX_VER=$(apt_candidate busybox-static)
 		[ -n "$BUSYBOX_VER" ] || kdie "busybox-static: not installed and unknown to apt"
 		local d=$KILN_CACHE/busybox/$BUSYBOX_VER
-		if [ ! -x "$d/bin/busybox" ]; then
-			klock busybox
-			rm -rf "$d.tmp"; mkdir -p "$d.tmp/dl"
-			local aptopt=()
-			[ "$(id -u)" = 0 ] && aptopt=(-o APT::Sandbox::User=root)
-			(cd "$d.tmp/dl" && timeout 300 apt-get download -q "${aptopt[@]}" "busybox-static=$BUSYBOX_VER" >&2) ||
-				kdie "apt-get download busybox-static failed"
-			dpkg-deb -x "$d.tmp"/dl/*.deb "$d.tmp"
-			rm -rf "$d.tmp/dl" "$d"; mv "$d.tmp" "$d"
-			kunlock
-		fi
+		kcache "$d" busybox 0 busybox_build
 		BUSYBOX=$d/bin/busybox ;;
 	esac
 	file_is_static "$BUSYBOX" || kdie "$BUSYBOX is not static (install busybox-static)"
+}
+
+# busybox_build DIR: busybox-static=$BUSYBOX_VER unpacked into DIR (for kcache).
+busybox_build() {
+	apt_unpack "busybox-static=$BUSYBOX_VER" "$1" "$1"
 }
 
 file_is_static() {

@@ -22,25 +22,17 @@ key=$(
 	} | khash
 )
 out=$KILN_CACHE/lab/$key
-if [ ! -r "$out/ok" ]; then
-	klock lab
-	if [ ! -r "$out/ok" ]; then
-		klog "building the lab initramfs $key ($KPKG $KPKGVER)"
-		rm -rf "$out.tmp"
-		mkdir -p "$out.tmp"
-		busybox_tree "$out.tmp/tree"
-		# shellcheck disable=SC2086
-		modules_install "$out.tmp/tree" $LAB_MODULES
-		install -m 0755 "$here/init" "$out.tmp/tree/init"
-		pack_cpio "$out.tmp/tree" "$out.tmp/initramfs.cpio.gz"
-		rm -rf "$out.tmp/tree"
-		rm -rf "$out"
-		mv "$out.tmp" "$out"
-		touch "$out/ok"
-		kprune "$KILN_CACHE/lab" 5
-	fi
-	kunlock
-fi
+# lab_build DIR: the lab initramfs in DIR (for kcache).
+lab_build() {
+	klog "building the lab initramfs $key ($KPKG $KPKGVER)"
+	busybox_tree "$1/tree"
+	# shellcheck disable=SC2086
+	modules_install "$1/tree" $LAB_MODULES
+	install -m 0755 "$here/init" "$1/tree/init"
+	pack_cpio "$1/tree" "$1/initramfs.cpio.gz"
+	rm -rf "$1/tree"
+}
+kcache "$out" lab 5 lab_build
 echo "LAB_KERNEL=$KDIR/vmlinuz"
 echo "LAB_INITRAMFS=$out/initramfs.cpio.gz"
 echo "LAB_KERNEL_RELEASE=$KVER"
