@@ -84,8 +84,9 @@ INSIDE
 
 echo "arm64: running the cases in the lab (TCG: several minutes)"
 t0=$(date +%s)
-# The emulated machine very rarely hangs or fails to start (124, 125): then once more.
-for attempt in 1 2; do
+# The emulated machine very rarely hangs or fails to start (124, 125): then again, at most
+# twice.
+for attempt in 1 2 3; do
 	rm -rf "$work/out"
 	LAB_SCRATCH_KEEP=$work/out tools/lab/arm64/run --timeout "${ARM64_E2E_TIMEOUT:-600}" -- sh "$work/inside.sh"
 	lrc=$?

@@ -27,12 +27,12 @@ echo "e2e: this host's /dev/kvm cannot boot Linux ($("$top/tools/lab/detect" -v 
 	"Linux guests run in the lab"
 # One lab run per case: the emulated machine very rarely hangs or fails to start
 # (status 124 or 125), or a case finds kiln stuck on the lab's 9p file transport
-# (E2E-LAB-STALL, from lib.sh), and then only that case is run again, once. A case that
-# fails inside a working lab is a failure.
+# (E2E-LAB-STALL, from lib.sh), and then only that case is run again, at most twice. A
+# case that fails inside a working lab is a failure.
 passed=0 failed=0 skipped=0
 mapfile -t cases < <(E2E_TMP=/tmp "$here/cases.sh" "$build" "$envfile" --list)
 for c in "${cases[@]}"; do
-	for attempt in 1 2; do
+	for attempt in 1 2 3; do
 		out=$("$top/tools/lab/run" --timeout "${E2E_LAB_TIMEOUT:-360}" --mem 3072 --cpus 2 -- \
 			"$here/cases.sh" "$build" "$envfile" "$c" 2>&1)
 		rc=$?
