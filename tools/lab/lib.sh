@@ -77,10 +77,11 @@ longest_lockup() {
 }
 
 # lab_wait: waits for QEMU ($qpid) to exit. Sets result: "" (QEMU exited), timeout (past
-# $timeout s), or sick (the lab's kernel panicked or a CPU was stuck for a minute: it will
-# not recover, so the run ends now rather than at the deadline). Sets qrc.
+# $timeout s), sick (the lab's kernel panicked or a CPU was stuck for a minute) or frozen
+# (the console fell silent for a minute after the lab's /init started its heartbeat):
+# neither recovers, so the run ends then rather than at the deadline. Sets qrc.
 lab_wait() {
-	local deadline now grace= next_look=0 stuck
+	local deadline now grace= next_look=0 stuck size last_size=-1 last_change beating=
 	deadline=$((${EPOCHREALTIME%.*} + timeout))
 	result=
 	while kill -0 "$qpid" 2>/dev/null; do
@@ -103,6 +104,14 @@ lab_wait() {
 			stuck=$(longest_lockup "$io/console.log")
 			if [ "${stuck:-0}" -ge 60 ] || grep -q 'Kernel panic' "$io/console.log" 2>/dev/null; then
 				result=sick
+				kill -KILL "$qpid" 2>/dev/null
+				break
+			fi
+			size=$(stat -c %s "$io/console.log" 2>/dev/null || echo 0)
+			[ "$size" != "$last_size" ] && { last_size=$size; last_change=$now; }
+			[ -z "$beating" ] && grep -q '^lab-init: alive' "$io/console.log" 2>/dev/null && beating=1
+			if [ -n "$beating" ] && [ -z "$grace" ] && [ $((now - last_change)) -ge 60 ]; then
+				result=frozen
 				kill -KILL "$qpid" 2>/dev/null
 				break
 			fi
@@ -140,6 +149,11 @@ lab_status() {
 		return 124
 	fi
 	sick=$(grep -E "$LAB_SICK" "$io/console.log" 2>/dev/null | tail -n 3)
+	if [ "$result" = frozen ]; then
+		lab "FAILED: the lab stopped responding (no heartbeat on its console for 60 s); lab killed (exit 125)"
+		tail -n 3 "$io/console.log" 2>/dev/null | sed 's/^/lab console: /' >&2
+		return 125
+	fi
 	if [ "$result" = sick ]; then
 		lab "FAILED: the lab's kernel stopped working; lab killed (exit 125):"
 		printf '%s\n' "$sick" | sed 's/^/lab console: /' >&2
