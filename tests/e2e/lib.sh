@@ -7,8 +7,9 @@ if [ -z "${E2E_TMP:-}" ]; then
 	trap 'rm -rf "$E2E_TMP"' EXIT
 fi
 
-# The failure message a case prints last, then `return 1`.
-fail() { echo "$*"; return 1; }
+# The failure message a case prints last. Each case runs in its own shell (cases.sh), so
+# the first failed expectation ends the case: nothing after it can turn it into a pass.
+fail() { echo "$*"; exit 1; }
 skip() { echo "$*"; exit 77; }
 
 b64() { printf '%s' "$1" | base64 -w0; }
@@ -24,11 +25,20 @@ if [ "${KILN_LAB:-}" = 1 ] && [ "$KILN" != "$E2E_TMP/bin/kiln" ]; then
 	[ -x "$E2E_TMP/bin/kiln" ] && KILN=$E2E_TMP/bin/kiln
 fi
 
-# threads PID: each thread of PID with its state and the kernel function it waits in,
-# and lines from the kernel log that say why (hung tasks, lockups), when readable.
+descendants() {
+	local c
+	for c in $(pgrep -P "$1" 2>/dev/null); do
+		echo "$c"
+		descendants "$c"
+	done
+}
+
+# threads PID: each thread of PID and of its descendants (the jailer's kiln) with its
+# state and the kernel function it waits in, and lines from the kernel log that say why
+# (hung tasks, lockups), when readable.
 threads() {
 	local t
-	for t in /proc/"$1"/task/*; do
+	for t in $(for p in "$1" $(descendants "$1"); do echo /proc/"$p"/task/*; done); do
 		[ -r "$t/stat" ] || continue
 		printf '  thread %s (%s): state %s, waiting in %s\n' "${t##*/}" "$(cat "$t/comm" 2>/dev/null)" \
 			"$(sed 's/.*) //' "$t/stat" 2>/dev/null | cut -d' ' -f1)" "$(cat "$t/wchan" 2>/dev/null || echo '?')"
@@ -46,7 +56,7 @@ bounded() {
 	local secs=$1 name=$2 pid dog st
 	shift 2
 	rm -f "$E2E_TMP/$name.stuck"
-	"$@" &
+	"$@" <&0 &  # keep the caller's stdin: an asynchronous command would get /dev/null
 	pid=$!
 	(
 		exec >/dev/null 2>&1

@@ -60,7 +60,7 @@ case_linux_boots_in_a_jail_with_cgroup_v2_limits() {
   "boot_args": "$KILN_GUEST_CMDLINE kiln.run=$(b64 'echo in-the-jail; sleep 3')" },
   "machine-config": { "vcpu_count": 2, "mem_size_mib": 256 } }
 JSON
-	timeout -k 10 180 "$build/jailer" --id "$id" --exec-file "$KILN" --uid 65534 --gid 65534 \
+	bounded 180 jvm "$build/jailer" --id "$id" --exec-file "$KILN" --uid 65534 --gid 65534 \
 		--chroot-base-dir "$base" --parent-cgroup "$parent" \
 		--cgroup memory.max=1073741824 --cgroup pids.max=64 \
 		--bind "$KILN_GUEST_VMLINUX:/vmlinux" --bind "$KILN_GUEST_INITRAMFS:/initrd.img" \
@@ -77,6 +77,7 @@ JSON
 	wait "$jailer"
 	local st=$?
 	echo "jailer exit $st; kiln's log:"; tail -n 5 "$E2E_TMP/jvm.err"
+	[ -e "$E2E_TMP/jvm.stuck" ] && cat "$E2E_TMP/jvm.stuck"
 	grep -q in-the-jail "$E2E_TMP/jvm.out" || fail "the guest's command did not run"
 	[ "$st" -eq 0 ] || fail "jailer/kiln exited with $st"
 	[ "$incg" = "0::/$parent/$id" ] || fail "kiln was in '$incg', not in /$parent/$id"
