@@ -78,7 +78,8 @@ longest_lockup() {
 
 # lab_wait: waits for QEMU ($qpid) to exit. Sets result: "" (QEMU exited), timeout (past
 # $timeout s), sick (the lab's kernel panicked or a CPU was stuck for a minute) or frozen
-# (the console fell silent for a minute after the lab's /init started its heartbeat):
+# (the console fell silent for a minute once the lab's /init started the command and its
+# heartbeat):
 # neither recovers, so the run ends then rather than at the deadline. Sets qrc.
 lab_wait() {
 	local deadline now grace= next_look=0 stuck size last_size=-1 last_change beating=
@@ -109,7 +110,8 @@ lab_wait() {
 			fi
 			size=$(stat -c %s "$io/console.log" 2>/dev/null || echo 0)
 			[ "$size" != "$last_size" ] && { last_size=$size; last_change=$now; }
-			[ -z "$beating" ] && grep -q '^lab-init: alive' "$io/console.log" 2>/dev/null && beating=1
+			# Armed once /init says it runs the command: the first beat follows 10 s later.
+			[ -z "$beating" ] && grep -q 'running the command' "$io/console.log" 2>/dev/null && beating=1
 			if [ -n "$beating" ] && [ -z "$grace" ] && [ $((now - last_change)) -ge 60 ]; then
 				result=frozen
 				kill -KILL "$qpid" 2>/dev/null
