@@ -191,6 +191,30 @@ int vm_console_create(struct vm *vm, unsigned int irq)
 	return vm->console ? 0 : -ENOMEM;
 }
 
+static int load_file(struct vm *vm, const char *key, const char *path, vm_file_loader load,
+		     struct error *err)
+{
+	uint64_t size;
+	int fd = open_regular_file(key, path, &size, err);
+	if (fd < 0)
+		return fd;
+	int ret = load(vm, fd, size, err);
+	close(fd);
+	if (ret < 0)
+		error_prefix(err, "%s: %s", key, path);
+	return ret;
+}
+
+int vm_load_boot_files(struct vm *vm, const struct boot_source *boot, vm_file_loader kernel,
+		       vm_file_loader initrd, struct error *err)
+{
+	int ret = load_file(vm, "boot-source.kernel_image_path", boot->kernel_image_path, kernel,
+			    err);
+	if (ret == 0 && boot->initrd_path)
+		ret = load_file(vm, "boot-source.initrd_path", boot->initrd_path, initrd, err);
+	return ret;
+}
+
 int vm_alloc_mmio(struct vm *vm, uint64_t size, uint64_t *gpa)
 {
 	uint64_t start = ALIGN_UP(vm->mmio_next, 4096ULL), end;

@@ -107,6 +107,16 @@ int vm_join(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
 /*
+ * Read the configured kernel, then the initrd when there is one: each host file is
+ * opened, checked to be a regular file, handed to its loader with its size and closed;
+ * a loader's error is prefixed with the config key and the path. The one way a machine
+ * reads its boot files (arch_load_boot calls it, then writes its boot structures).
+ */
+typedef int (*vm_file_loader)(struct vm *vm, int fd, uint64_t size, struct error *err);
+int vm_load_boot_files(struct vm *vm, const struct boot_source *boot, vm_file_loader kernel,
+		       vm_file_loader initrd, struct error *err) MUST_CHECK;
+
+/*
  * Create the console UART (vm->console): its output goes to vm->console_out_fd, its
  * interrupt is line `irq` of the irqchip, and a drained receive FIFO resumes host input.
  * The architecture registers it on its bus.

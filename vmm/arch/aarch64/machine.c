@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arch.h"
@@ -128,8 +127,9 @@ int arch_announce_device(struct vm *vm, const struct vm_device_desc *dev, struct
 }
 
 /* The Image goes text_offset above the start of RAM (2 MiB aligned). */
-static int load_kernel(struct vm *vm, struct a64_vm *a, int fd, uint64_t size, struct error *err)
+static int load_kernel(struct vm *vm, int fd, uint64_t size, struct error *err)
 {
+	struct a64_vm *a = vm->arch;
 	uint8_t hdr[A64_IMAGE_HDR_SIZE] = { 0 };
 	struct a64_image img;
 	int ret;
@@ -155,8 +155,9 @@ static int load_kernel(struct vm *vm, struct a64_vm *a, int fd, uint64_t size, s
 }
 
 /* The initrd goes just below the device tree, page-aligned, above the kernel. */
-static int load_initrd(struct vm *vm, struct a64_vm *a, int fd, uint64_t size, struct error *err)
+static int load_initrd(struct vm *vm, int fd, uint64_t size, struct error *err)
 {
+	struct a64_vm *a = vm->arch;
 	if (size == 0)
 		return error_set(err, -EINVAL, "initrd is empty");
 	if (size > a->fdt_addr - a->kernel_end ||
@@ -165,7 +166,10 @@ static int load_initrd(struct vm *vm, struct a64_vm *a, int fd, uint64_t size, s
 				 "beside the kernel", (unsigned long long)(size >> 20));
 	a->initrd_addr = ALIGN_DOWN(a->fdt_addr - size, 4096ULL);
 	a->initrd_size = size;
-	int ret = pread_all(fd, gm_ptr(&vm->mem, a->initrd_addr, size), (size_t)size, 0);
+	void *dst = gm_ptr(&vm->mem, a->initrd_addr, size);
+	if (!dst)
+		return error_set(err, -ENOMEM, "the initrd does not fit in guest memory");
+	int ret = pread_all(fd, dst, (size_t)size, 0);
 	if (ret < 0)
 		return error_set(err, ret, "reading initrd: %s", strerror(-ret));
 	return 0;
@@ -210,8 +214,7 @@ static int write_fdt(struct vm *vm, struct a64_vm *a, struct error *err)
 int arch_load_boot(struct vm *vm, const struct boot_source *boot, struct error *err)
 {
 	struct a64_vm *a = vm->arch;
-	uint64_t size;
-	int fd, ret;
+	int ret;
 
 	if (vm->cmdline.len >= A64_CMDLINE_MAX)
 		return error_set(err, -E2BIG, "boot-source.boot_args: the kernel command line is "
@@ -223,26 +226,8 @@ int arch_load_boot(struct vm *vm, const struct boot_source *boot, struct error *
 	if (vm->mem.regions[0].size < 2 * A64_FDT_MAX)
 		return error_set(err, -ENOMEM, "machine-config.mem_size_mib: too small for a kernel");
 
-	fd = open_regular_file("boot-source.kernel_image_path", boot->kernel_image_path, &size, err);
-	if (fd < 0)
-		return fd;
-	ret = load_kernel(vm, a, fd, size, err);
-	close(fd);
-	if (ret < 0) {
-		error_prefix(err, "boot-source.kernel_image_path: %s", boot->kernel_image_path);
+	if ((ret = vm_load_boot_files(vm, boot, load_kernel, load_initrd, err)) < 0)
 		return ret;
-	}
-	if (boot->initrd_path) {
-		fd = open_regular_file("boot-source.initrd_path", boot->initrd_path, &size, err);
-		if (fd < 0)
-			return fd;
-		ret = load_initrd(vm, a, fd, size, err);
-		close(fd);
-		if (ret < 0) {
-			error_prefix(err, "boot-source.initrd_path: %s", boot->initrd_path);
-			return ret;
-		}
-	}
 	if ((ret = write_fdt(vm, a, err)) < 0)
 		return ret;
 	log_debug("kernel Image at 0x%llx-0x%llx; initrd %llu bytes at 0x%llx; device tree at "

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "acpi.h"
@@ -15,7 +14,6 @@
 #include "cpuid.h"
 #include "devices/serial.h"
 #include "i8042.h"
-#include "io.h"
 #include "kernel.h"
 #include "kvm.h"
 #include "layout.h"
@@ -227,31 +225,27 @@ uint32_t arch_irq_line_id(unsigned int line)
 	return line;	/* KVM_IRQ_LINE takes the GSI */
 }
 
+static int load_kernel(struct vm *vm, int fd, uint64_t size, struct error *err)
+{
+	struct x86_vm *x = vm->arch;
+	(void)size;
+	return x86_kernel_load(fd, &vm->mem, &x->kernel, err);
+}
+
+static int load_initrd(struct vm *vm, int fd, uint64_t size, struct error *err)
+{
+	struct x86_vm *x = vm->arch;
+	(void)size;
+	return x86_initrd_load(fd, &vm->mem, &x->kernel, &x->initrd, err);
+}
+
 int arch_load_boot(struct vm *vm, const struct boot_source *boot, struct error *err)
 {
 	struct x86_vm *x = vm->arch;
-	int fd, ret;
+	int ret;
 
-	fd = open_regular_file("boot-source.kernel_image_path", boot->kernel_image_path, NULL, err);
-	if (fd < 0)
-		return fd;
-	ret = x86_kernel_load(fd, &vm->mem, &x->kernel, err);
-	close(fd);
-	if (ret < 0) {
-		error_prefix(err, "boot-source.kernel_image_path: %s", boot->kernel_image_path);
+	if ((ret = vm_load_boot_files(vm, boot, load_kernel, load_initrd, err)) < 0)
 		return ret;
-	}
-	if (boot->initrd_path) {
-		fd = open_regular_file("boot-source.initrd_path", boot->initrd_path, NULL, err);
-		if (fd < 0)
-			return fd;
-		ret = x86_initrd_load(fd, &vm->mem, &x->kernel, &x->initrd, err);
-		close(fd);
-		if (ret < 0) {
-			error_prefix(err, "boot-source.initrd_path: %s", boot->initrd_path);
-			return ret;
-		}
-	}
 	ret = x86_boot_tables_write(&vm->mem, &x->kernel, &vm->cmdline, &x->initrd, err);
 	if (ret == -E2BIG)
 		error_prefix(err, "boot-source.boot_args");
