@@ -1,6 +1,7 @@
 #!/bin/bash
 # Linux end-to-end tests: kiln boots Debian's kernel and runs commands in it.
-#   tests/e2e/run.sh BUILD_DIR
+#   tests/e2e/run.sh BUILD_DIR [CASE...]
+# CASE names one case (as listed by cases.sh --list, with or without "case_"); default all.
 # Linux guests run directly when this host's /dev/kvm can boot Linux (hardware VMX/SVM),
 # in the lab (tools/lab) otherwise; the output says which. The last line is
 # "e2e: N passed, N failed, N skipped".
@@ -10,6 +11,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 mkdir -p "$build/e2e"
 envfile=$build/e2e/guest.env
+sel=()
+for c in "${@:2}"; do sel+=("case_${c#case_}"); done
 
 if ! "$top/tools/guest/build.sh" --quiet --env "$envfile" >/dev/null; then
 	echo "e2e: the guest images could not be built (see above)"
@@ -20,17 +23,20 @@ fi
 mode=$("$top/tools/lab/detect")
 if [ "$mode" = direct ]; then
 	echo "e2e: Linux guests run directly on this host's /dev/kvm"
-	exec "$here/cases.sh" "$build" "$envfile"
+	exec "$here/cases.sh" "$build" "$envfile" "${sel[@]}"
 fi
 
 echo "e2e: this host's /dev/kvm cannot boot Linux ($("$top/tools/lab/detect" -v 2>&1 | tail -n 1));" \
 	"Linux guests run in the lab"
 # One lab run per case: the emulated machine very rarely hangs or fails to start
-# (status 124 or 125), or a case finds kiln stuck on the lab's 9p file transport
-# (E2E-LAB-STALL, from lib.sh), and then only that case is run again, at most twice. A
-# case that fails inside a working lab is a failure.
+# (status 124 or 125), a case finds kiln stuck on the lab's 9p file transport
+# (E2E-LAB-STALL, from lib.sh), or a failed case's guest triple-faulted (E2E-LAB-FAULT,
+# from cases.sh: the lab's emulated SVM does that to QEMU's guests too), and then only
+# that case is run again, at most twice. Any other failure inside a working lab is a
+# failure; on a host that runs Linux guests directly nothing is retried.
 passed=0 failed=0 skipped=0
 mapfile -t cases < <(E2E_TMP=/tmp "$here/cases.sh" "$build" "$envfile" --list)
+[ ${#sel[@]} -gt 0 ] && cases=("${sel[@]}")
 for c in "${cases[@]}"; do
 	for attempt in 1 2 3; do
 		out=$("$top/tools/lab/run" --timeout "${E2E_LAB_TIMEOUT:-360}" --mem 3072 --cpus 2 -- \
@@ -42,6 +48,9 @@ for c in "${cases[@]}"; do
 		elif printf '%s\n' "$out" | grep -q '^E2E-LAB-STALL'; then
 			echo "e2e: the lab's 9p transport stalled while running ${c#case_}; attempt $attempt"
 			printf '%s\n' "$out" | grep -A8 'still running after' | head -n 9 | sed 's/^/    /'
+		elif printf '%s\n' "$out" | grep -q '^E2E-LAB-FAULT'; then
+			echo "e2e: the guest triple-faulted in the lab while running ${c#case_}; attempt $attempt"
+			printf '%s\n' "$out" | grep -m 2 'triple fault\|KILN-GUEST-INIT' | sed 's/^/    /'
 		else
 			break
 		fi

@@ -137,7 +137,10 @@ Test(kiln_boot, triple_fault_stops_with_registers_logged)
 	cr_assert_eq(r.status, 0);
 	cr_assert(strstr(r.err, "guest shut down (triple fault)"), "%s", r.err);
 	cr_assert(strstr(r.err, "vCPU 0: rip=0x"), "%s", r.err);
-	cr_assert(strstr(r.err, "cr3=0x9000"), "%s", r.err);
+	/* The guest's own page tables, or (KVM on AMD resets a vCPU that shut down) a
+	 * note that the registers shown are the reset values. */
+	cr_assert(strstr(r.err, "cr3=0x9000") || strstr(r.err, "these are the reset values"),
+		  "%s", r.err);
 }
 
 Test(kiln_boot, serial_out_path_receives_the_console)

@@ -202,4 +202,10 @@ void x86_vcpu_log_state(int fd, unsigned int id)
 	log_error("vCPU %u: cr0=0x%llx cr2=0x%llx cr3=0x%llx cr4=0x%llx efer=0x%llx "
 		  "cs=0x%x(base 0x%llx l=%u db=%u) ss=0x%x", id, s.cr0, s.cr2, s.cr3, s.cr4,
 		  s.efer, s.cs.selector, s.cs.base, s.cs.l, s.cs.db, s.ss.selector);
+	/* KVM on AMD answers a shutdown by re-initialising the vCPU (the VMCB is undefined
+	 * after one), so these registers may be the reset values, not the crash. */
+	if (r.rip == 0xfff0 && s.cs.base == 0xffff0000 && !(s.cr0 & 1))
+		log_error("vCPU %u: these are the reset values: KVM re-initialised the vCPU "
+			  "(as it does on AMD after a shutdown), so its state at the fault is lost",
+			  id);
 }
