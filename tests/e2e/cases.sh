@@ -11,16 +11,39 @@ for f in "$here"/cases/*.sh; do
 	. "$f"
 done
 
+# written_contains PATTERN [FIND-TESTS...]: whether a text file the current case wrote contains
+# PATTERN (grep basic regex).
+written_contains() {
+	local pattern=$1
+	shift
+	find "$E2E_TMP" -type f -newer "$E2E_TMP/.case-start" "$@" \
+		-exec grep -qsI "$pattern" {} \; -print -quit | grep -q .
+}
+
+# lab_fault: why the failed case is the lab's failure rather than kiln's, or nothing. Only
+# in the lab, where tests/e2e/run.sh runs such a case again (see there and
+# tools/lab/README.md): a kiln thread stuck in the lab's 9p file transport (bounded's
+# .stuck report), or a guest triple fault, which the lab's emulated SVM inflicts on QEMU's
+# own SMP guests too.
+lab_fault() {
+	[ "${KILN_LAB:-}" = 1 ] || return 0
+	if written_contains 'p9_\|v9fs_' -name '*.stuck'; then
+		echo "a kiln thread waited in the lab's 9p transport"
+	elif written_contains 'guest shut down (triple fault)'; then
+		echo "the guest triple-faulted in the lab"
+	fi
+}
+
 passed=0 failed=0 skipped=0
+mapfile -t all < <(declare -F | awk '$3 ~ /^case_/ {print $3}')
 cases=("${@:3}")
 if [ "${cases[0]:-}" = --list ]; then
-	declare -F | awk '$3 ~ /^case_/ {print $3}'
+	printf '%s\n' "${all[@]}"
 	exit 0
 fi
-[ ${#cases[@]} -gt 0 ] || mapfile -t cases < <(declare -F | awk '$3 ~ /^case_/ {print $3}')
+[ ${#cases[@]} -gt 0 ] || cases=("${all[@]}")
 for c in "${cases[@]}"; do
 	start=$(date +%s)
-	E2E_WHY=""
 	touch "$E2E_TMP/.case-start"
 	# Each case in its own shell under a watchdog: a stuck case cannot stall the rest.
 	E2E_TMP=$E2E_TMP timeout -k 10 "${E2E_CASE_TIMEOUT:-300}" bash -c '
@@ -37,13 +60,8 @@ for c in "${cases[@]}"; do
 	else
 		failed=$((failed + 1)); echo "FAIL ${c#case_} (${secs}s):"
 		tail -n 25 "$E2E_TMP/$c.log" | sed 's/^/    /'
-		grep -h '^E2E-LAB-STALL' "$E2E_TMP/$c.log" | head -n 1
-		# In the lab even QEMU's own microvm loses SMP guests to a sudden triple fault
-		# (tools/lab/README.md), so there it marks the lab, not kiln, for the runner.
-		if [ "${KILN_LAB:-}" = 1 ] && find "$E2E_TMP" -type f -newer "$E2E_TMP/.case-start" \
-			-exec grep -qsI 'guest shut down (triple fault)' {} \; -print -quit | grep -q .; then
-			echo "E2E-LAB-FAULT: the guest triple-faulted in the lab"
-		fi
+		why=$(lab_fault)
+		[ -n "$why" ] && echo "E2E-LAB: $why"
 	fi
 done
 echo "e2e: $passed passed, $failed failed, $skipped skipped"

@@ -50,8 +50,8 @@ threads() {
 # bounded SECONDS NAME CMD...: runs CMD in the background (the caller's redirections apply
 # to the whole call) for at most SECONDS, then stops it with SIGTERM and, 10 s later,
 # SIGKILL. Returns CMD's status, or 124 when it had to be stopped; what its threads were
-# doing then goes to $E2E_TMP/NAME.stuck. A thread waiting in the lab's 9p transport is
-# the lab stalling, not the program: that adds the line "E2E-LAB-STALL" for the runner.
+# doing then goes to $E2E_TMP/NAME.stuck (cases.sh reads it to tell a lab stall in 9p
+# from a stuck kiln).
 bounded() {
 	local secs=$1 name=$2 pid dog st
 	shift 2
@@ -76,11 +76,7 @@ bounded() {
 	st=$?
 	kill "$dog" 2>/dev/null
 	wait "$dog" 2>/dev/null
-	if [ -e "$E2E_TMP/$name.stuck" ]; then
-		grep -q 'p9_\|v9fs_' "$E2E_TMP/$name.stuck" &&
-			echo "E2E-LAB-STALL: a thread of $name waits in the lab's 9p transport" >>"$E2E_TMP/$name.stuck"
-		return 124
-	fi
+	[ -e "$E2E_TMP/$name.stuck" ] && return 124
 	return "$st"
 }
 

@@ -28,12 +28,12 @@ fi
 
 echo "e2e: this host's /dev/kvm cannot boot Linux ($("$top/tools/lab/detect" -v 2>&1 | tail -n 1));" \
 	"Linux guests run in the lab"
-# One lab run per case: the emulated machine very rarely hangs or fails to start
-# (status 124 or 125), a case finds kiln stuck on the lab's 9p file transport
-# (E2E-LAB-STALL, from lib.sh), or a failed case's guest triple-faulted (E2E-LAB-FAULT,
-# from cases.sh: the lab's emulated SVM does that to QEMU's guests too), and then only
-# that case is run again, at most twice. Any other failure inside a working lab is a
-# failure; on a host that runs Linux guests directly nothing is retried.
+# One lab run per case. When the emulated machine hangs or fails to start (status 124 or
+# 125), or a case failed for a reason that is the lab's (the line "E2E-LAB: why" from
+# cases.sh: kiln stuck on the lab's 9p file transport, or a guest triple fault, which the
+# lab's emulated SVM inflicts on QEMU's guests too), only that case is run again, at most
+# twice. Any other failure inside a working lab is a failure; on a host that runs Linux
+# guests directly nothing is retried.
 passed=0 failed=0 skipped=0
 mapfile -t cases < <(E2E_TMP=/tmp "$here/cases.sh" "$build" "$envfile" --list)
 [ ${#sel[@]} -gt 0 ] && cases=("${sel[@]}")
@@ -45,12 +45,9 @@ for c in "${cases[@]}"; do
 		if [ "$rc" -eq 124 ] || [ "$rc" -eq 125 ]; then
 			echo "e2e: the lab failed while running ${c#case_} (status $rc); attempt $attempt"
 			printf '%s\n' "$out" | grep '^lab' | tail -n 3 | sed 's/^/    /'
-		elif printf '%s\n' "$out" | grep -q '^E2E-LAB-STALL'; then
-			echo "e2e: the lab's 9p transport stalled while running ${c#case_}; attempt $attempt"
-			printf '%s\n' "$out" | grep -A8 'still running after' | head -n 9 | sed 's/^/    /'
-		elif printf '%s\n' "$out" | grep -q '^E2E-LAB-FAULT'; then
-			echo "e2e: the guest triple-faulted in the lab while running ${c#case_}; attempt $attempt"
-			printf '%s\n' "$out" | grep -m 2 'triple fault\|KILN-GUEST-INIT' | sed 's/^/    /'
+		elif why=$(printf '%s\n' "$out" | sed -n 's/^E2E-LAB: //p' | head -n 1) && [ -n "$why" ]; then
+			echo "e2e: ${c#case_}: $why; attempt $attempt"
+			printf '%s\n' "$out" | grep -A8 -m1 'still running after\|triple fault' | sed 's/^/    /'
 		else
 			break
 		fi

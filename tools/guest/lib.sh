@@ -41,7 +41,7 @@ apt_unpack() {
 }
 
 # kcache DIR LOCK KEEP BUILD: makes sure DIR is a complete cache entry. The first caller
-# to find no DIR/ok takes the lock NAME (others wait, then find it done), runs BUILD with
+# to find no DIR/ok takes the lock LOCK (others wait, then find it done), runs BUILD with
 # DIR.tmp (empty) as its argument, renames DIR.tmp to DIR and marks it ok; a build that
 # dies leaves only DIR.tmp, redone next time. With KEEP > 0, the KEEP newest entries
 # beside DIR stay and older ones go.

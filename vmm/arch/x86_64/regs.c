@@ -204,7 +204,7 @@ void x86_vcpu_log_state(int fd, unsigned int id)
 		  s.efer, s.cs.selector, s.cs.base, s.cs.l, s.cs.db, s.ss.selector);
 	/* KVM on AMD answers a shutdown by re-initialising the vCPU (the VMCB is undefined
 	 * after one), so these registers may be the reset values, not the crash. */
-	if (r.rip == 0xfff0 && s.cs.base == 0xffff0000 && !(s.cr0 & 1))
+	if (r.rip == 0xfff0 && s.cs.base == 0xffff0000 && !(s.cr0 & X86_CR0_PE))
 		log_error("vCPU %u: these are the reset values: KVM re-initialised the vCPU "
 			  "(as it does on AMD after a shutdown), so its state at the fault is lost",
 			  id);
