@@ -201,6 +201,8 @@ static void *vcpu_thread(void *arg)
 #ifdef KILN_TEST_HOOKS
 	test_hook_bad_syscall("vcpu");
 #endif
+	pthread_mutex_lock(&vm->start_gate);
+	pthread_mutex_unlock(&vm->start_gate);
 	pthread_barrier_wait(&vm->start_barrier);
 	while (!vm_stopping(vm)) {
 		if (vcpu->id == 0 && !atomic_load_explicit(&vm->startup.recorded,
@@ -226,6 +228,10 @@ int vcpu_start(struct vcpu *vcpu)
 	pthread_attr_t attr;
 	int ret;
 
+#ifdef KILN_TEST_HOOKS
+	if (test_hook_fail_vcpu_start(vcpu->id))
+		return -EAGAIN;
+#endif
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, VCPU_THREAD_STACK);
 	ret = pthread_create(&vcpu->thread, &attr, vcpu_thread, vcpu);

@@ -11,6 +11,7 @@
 
 #include "arch.h"
 #include "devices/serial.h"
+#include "exit_codes.h"
 #include "io.h"
 #include "log.h"
 #include "vcpu.h"
@@ -100,27 +101,27 @@ int vm_start(struct vm *vm, int (*restrict_self)(void *opaque), void *opaque,
 	int ret = vcpu_signal_setup();
 	if (ret < 0)
 		return error_set(err, ret, "vCPU kick signal: %s", strerror(-ret));
-	/* The main thread joins the barrier too, so every vCPU enters KVM_RUN together. */
-	ret = pthread_barrier_init(&vm->start_barrier, NULL, vm->nr_vcpus + 1);
-	if (ret)
-		return error_set(err, -ret, "pthread_barrier_init: %s", strerror(ret));
-	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
-		ret = vcpu_start(&vm->vcpus[i]);
+	unsigned int started = 0;
+	pthread_mutex_init(&vm->start_gate, NULL);
+	pthread_mutex_lock(&vm->start_gate);
+	for (; started < vm->nr_vcpus; started++) {
+		ret = vcpu_start(&vm->vcpus[started]);
 		if (ret < 0) {
-			/* Threads already started are waiting at the barrier: release them to stop. */
-			vm_request_stop(vm, 1);
-			for (unsigned int j = i; j < vm->nr_vcpus; j++)
-				pthread_barrier_wait(&vm->start_barrier);
-			return error_set(err, ret, "starting vCPU %u: %s", i, strerror(-ret));
+			error_set(err, ret, "starting vCPU %u: %s", started, strerror(-ret));
+			break;
 		}
 	}
-	if (restrict_self && (ret = restrict_self(opaque)) < 0) {
-		vm_request_stop(vm, 1);
-		pthread_barrier_wait(&vm->start_barrier);
-		return error_set(err, ret, "restricting the main thread: %s", strerror(-ret));
-	}
+	if (ret == 0 && restrict_self && (ret = restrict_self(opaque)) < 0)
+		error_set(err, ret, "restricting the main thread: %s", strerror(-ret));
+	/* On failure the threads already started find the VM stopping once they pass. */
+	if (ret < 0)
+		vm_request_stop(vm, EXIT_GENERIC);
+	/* No thread has reached the barrier yet: they all wait at the gate. */
+	pthread_barrier_init(&vm->start_barrier, NULL, started + 1);
+	pthread_mutex_unlock(&vm->start_gate);
+	/* Every thread created has installed its filter once this returns. */
 	pthread_barrier_wait(&vm->start_barrier);
-	return 0;
+	return ret;
 }
 
 void vm_request_stop(struct vm *vm, int exit_code)

@@ -52,6 +52,13 @@ struct vm {
 	unsigned int nr_vcpus;
 	bool smt;
 	struct vcpu *vcpus;
+	/*
+	 * vm_start holds the gate while it creates the vCPU threads and restricts itself;
+	 * each thread installs its filter, passes the gate, then meets the others and
+	 * vm_start at the barrier, which counts only the threads that were created. So a
+	 * thread that could not be created leaves no one waiting for it.
+	 */
+	pthread_mutex_t start_gate;
 	pthread_barrier_t start_barrier;
 
 	atomic_bool stopping;

@@ -143,6 +143,27 @@ Test(kiln_boot, triple_fault_stops_with_registers_logged)
 		  "%s", r.err);
 }
 
+/*
+ * A vCPU thread that cannot be created (as under a thread limit) ends kiln at once with
+ * an error naming it; the vCPU threads already started are let go, not left waiting.
+ */
+Test(kiln_boot, a_vcpu_thread_that_cannot_start_ends_kiln_with_an_error)
+{
+	char hooks[PATH_MAX];
+	snprintf(hooks, sizeof(hooks), "%s-testhooks", t.kiln);
+	if (access(hooks, X_OK) != 0)
+		cr_skip_test("%s is not built", hooks);
+	kt_guest_config(&t, "hello", 4, 64);
+	t.kiln = hooks;
+	setenv("KILN_TEST_FAIL_VCPU_START", "2", 1);
+	kt_run(&t, &r, NULL, 20000, NULL);
+	unsetenv("KILN_TEST_FAIL_VCPU_START");
+	cr_assert_not(r.timed_out, "kiln hung after a vCPU thread failed to start:\n%s", r.err);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(strstr(r.err, "starting vCPU 2: Resource temporarily unavailable"), "%s", r.err);
+	cr_assert_str_eq(r.out, "");
+}
+
 Test(kiln_boot, serial_out_path_receives_the_console)
 {
 	kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"serial\": "
