@@ -20,17 +20,32 @@ written_contains() {
 		-exec grep -qsI "$pattern" {} \; -print -quit | grep -q .
 }
 
+# guest_froze: whether a kiln run the case had to stop (bounded's .stuck report) found the
+# guest frozen, not kiln: every vCPU thread was inside KVM_RUN (halted, or running guest
+# code) and kiln then stopped on SIGTERM, without needing SIGKILL.
+guest_froze() {
+	local f
+	for f in $(find "$E2E_TMP" -type f -newer "$E2E_TMP/.case-start" -name '*.stuck'); do
+		grep -q 'after SIGTERM' "$f" && continue
+		awk '/^  thread [0-9]+ \(kiln_vcpu / { n++; if (/state R,|waiting in kvm_vcpu_block/) k++ }
+			END { exit !(n > 0 && n == k) }' "$f" && return 0
+	done
+	return 1
+}
+
 # lab_fault: why the failed case is the lab's failure rather than kiln's, or nothing. Only
 # in the lab, where tests/e2e/run.sh runs such a case again (see there and
 # tools/lab/README.md): a kiln thread stuck in the lab's 9p file transport (bounded's
-# .stuck report), or a guest triple fault, which the lab's emulated SVM inflicts on QEMU's
-# own SMP guests too.
+# .stuck report), or an SMP guest that triple-faulted or froze inside KVM (the lab's
+# emulated SVM does that; QEMU's own SMP guests die there too).
 lab_fault() {
 	[ "${KILN_LAB:-}" = 1 ] || return 0
 	if written_contains 'p9_\|v9fs_' -name '*.stuck'; then
 		echo "a kiln thread waited in the lab's 9p transport"
 	elif written_contains 'guest shut down (triple fault)'; then
 		echo "the guest triple-faulted in the lab"
+	elif guest_froze; then
+		echo "the guest froze in the lab (every vCPU thread inside KVM_RUN; kiln stopped on SIGTERM)"
 	fi
 }
 
@@ -59,7 +74,7 @@ for c in "${cases[@]}"; do
 		skipped=$((skipped + 1)); echo "SKIP ${c#case_}: $(tail -n 1 "$E2E_TMP/$c.log")"
 	else
 		failed=$((failed + 1)); echo "FAIL ${c#case_} (${secs}s):"
-		tail -n 25 "$E2E_TMP/$c.log" | sed 's/^/    /'
+		tail -n 80 "$E2E_TMP/$c.log" | sed 's/^/    /'
 		why=$(lab_fault)
 		[ -n "$why" ] && echo "E2E-LAB: $why"
 	fi

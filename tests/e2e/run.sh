@@ -30,8 +30,8 @@ echo "e2e: this host's /dev/kvm cannot boot Linux ($("$top/tools/lab/detect" -v 
 	"Linux guests run in the lab"
 # One lab run per case. When the emulated machine hangs or fails to start (status 124 or
 # 125), or a case failed for a reason that is the lab's (the line "E2E-LAB: why" from
-# cases.sh: kiln stuck on the lab's 9p file transport, or a guest triple fault, which the
-# lab's emulated SVM inflicts on QEMU's guests too), only that case is run again, at most
+# cases.sh: kiln stuck on the lab's 9p file transport, or an SMP guest that triple-faulted
+# or froze; QEMU's own SMP guests die in the lab too), only that case is run again, at most
 # twice. Any other failure inside a working lab is a failure; on a host that runs Linux
 # guests directly nothing is retried.
 passed=0 failed=0 skipped=0
