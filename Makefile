@@ -28,6 +28,10 @@ BUILD ?= $(ARCH_BUILD)
 endif
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
+DOCDIR ?= $(PREFIX)/share/doc/kiln
+# systemd reads units from /usr/local/lib/systemd/system too; with PREFIX=/usr, the
+# distribution's /usr/lib/systemd/system.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 CC ?= gcc
 HOSTCC ?= gcc
@@ -75,6 +79,19 @@ VMM_PKGS := jansson liburing
 JAILER_PKGS := libcap libcgroup
 # The architecture's own libraries (ARCH_VMM_LIBS; arm64: libfdt) and unit tests.
 -include vmm/arch/$(ARCH)/arch.mk
+# Library flags come from pkg-config when make reads this file, so the libraries must be
+# there before: `make test`, `make demo` and `make bench` install them first (tools/deps.sh)
+# and then run make again. Any other goal that builds says what is missing instead of
+# failing to link.
+NODEPS_GOALS := deps check-deps clean uninstall help test demo bench
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+PKG_MISSING := $(shell for p in $(VMM_PKGS) $(JAILER_PKGS); do \
+	$(PKG_CONFIG) --exists $$p 2>/dev/null || printf '%s ' $$p; done)
+ifneq ($(PKG_MISSING),)
+$(error $(PKG_CONFIG) finds no $(PKG_MISSING)for $(ARCH): install them with `make deps`$(if \
+	$(CROSS_COMPILE), and `tools/deps.sh install arm64`) as root, or run `make test` or `make demo`)
+endif
+endif
 pkg_libs = $(shell $(PKG_CONFIG) $(if $(STATIC_LD),--static) --libs $(1) 2>/dev/null)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(VMM_PKGS) $(JAILER_PKGS) 2>/dev/null)
 VMM_LIBS := $(call pkg_libs,$(VMM_PKGS)) $(ARCH_VMM_LIBS)
@@ -236,10 +253,13 @@ ifeq ($(HOST_ARCH),x86_64)
 endif
 	$(Q)tests/run.sh $(BUILD) build/asan
 
-bench: check-deps all guests $(TOOL_BINS) $(HELPER_BINS)
+# Like test, these install what is missing first, then build in a second make.
+bench: check-deps
+	$(Q)$(MAKE) --no-print-directory all guests $(TOOL_BINS) $(HELPER_BINS)
 	$(Q)tools/bench/run.sh $(BUILD)
 
-demo: check-deps all guests
+demo: check-deps
+	$(Q)$(MAKE) --no-print-directory all guests
 	$(Q)tools/demo.sh $(BUILD)
 
 deps:
@@ -248,13 +268,36 @@ deps:
 check-deps:
 	$(Q)tools/deps.sh ensure
 
-install: all
-	install -d $(DESTDIR)$(BINDIR)
-	install -m 0755 $(KILN) $(DESTDIR)$(BINDIR)/kiln
-	install -m 0755 $(JAILER) $(DESTDIR)$(BINDIR)/jailer
+# What `make install` puts under $(DESTDIR)$(PREFIX), and so exactly what `make uninstall`
+# removes: the two programs, the systemd unit (its paths rewritten for BINDIR and DOCDIR),
+# the documentation and the example VM files that the unit reads from /etc/kiln.
+INSTALL_PROGRAMS := $(BINDIR)/kiln $(BINDIR)/jailer
+INSTALL_DATA := $(UNITDIR)/kiln@.service $(DOCDIR)/README.md $(DOCDIR)/jailer.md \
+	$(DOCDIR)/examples/vm1.json $(DOCDIR)/examples/vm1.env
+INSTALL_DIRS := $(DOCDIR)/examples $(DOCDIR)
 
+install: all
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+	$(Q)install -m 0755 $(KILN) $(DESTDIR)$(BINDIR)/kiln
+	$(Q)install -m 0755 $(JAILER) $(DESTDIR)$(BINDIR)/jailer
+	$(Q)sed -e 's#/usr/local/bin/#$(BINDIR)/#g' -e 's#/usr/local/share/doc/kiln/#$(DOCDIR)/#g' \
+		tools/systemd/kiln@.service > $(DESTDIR)$(UNITDIR)/kiln@.service.tmp
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/kiln@.service.tmp
+	$(Q)mv -f $(DESTDIR)$(UNITDIR)/kiln@.service.tmp $(DESTDIR)$(UNITDIR)/kiln@.service
+	$(Q)install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	$(Q)install -m 0644 jailer/README.md $(DESTDIR)$(DOCDIR)/jailer.md
+	$(Q)install -m 0644 tools/systemd/vm1.json tools/systemd/vm1.env $(DESTDIR)$(DOCDIR)/examples/
+	$(Q)for f in $(INSTALL_PROGRAMS) $(INSTALL_DATA); do echo "  $(DESTDIR)$$f"; done
+
+# Removes the files above, then the documentation directories if nothing else is in them.
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/kiln $(DESTDIR)$(BINDIR)/jailer
+	$(call msg,REMOVE,$(DESTDIR)$(PREFIX))
+	$(Q)for f in $(INSTALL_PROGRAMS) $(INSTALL_DATA); do \
+		if [ -e "$(DESTDIR)$$f" ]; then rm -f "$(DESTDIR)$$f" && echo "  $(DESTDIR)$$f"; fi; \
+	done
+	$(Q)for d in $(INSTALL_DIRS); do \
+		[ ! -d "$(DESTDIR)$$d" ] || rmdir --ignore-fail-on-non-empty "$(DESTDIR)$$d"; done
 
 clean:
 	rm -rf build

@@ -1,10 +1,12 @@
 #!/bin/sh
 # Installs kiln's build and test dependencies from Debian's archive.
-#   tools/deps.sh ensure    install only what is missing (quiet when nothing is)
-#   tools/deps.sh install   same, but always say what was checked
-#   tools/deps.sh list      print the package names
-# With a second argument `arm64`, the ARM64 group too: what `make ARCH=aarch64`, its unit
-# tests (under qemu-user) and the arm64 lab (tools/lab/arm64/) need on an x86-64 host.
+#   tools/deps.sh ensure [GROUP]    install only what is missing (quiet when nothing is)
+#   tools/deps.sh install [GROUP]   same, but always say what was checked
+#   tools/deps.sh list              print every package name any group may install
+# Without GROUP: what `make`, `make demo` and `make test` need on the host's own
+# architecture. GROUP `arm64`: that too, and what `make ARCH=aarch64`, its unit tests (under
+# qemu-user) and the arm64 lab (tools/lab/arm64/) need on an x86-64 host. GROUP `ci`: only
+# what CI's host needs to build a fresh Debian root (tools/ci/fresh-debian).
 set -eu
 
 # Build: compiler, pkg-config and the libraries kiln links.
@@ -14,23 +16,28 @@ libseccomp-dev liburing-dev libfdt-dev"
 TEST_PKGS="libcriterion-dev tmux strace busybox-static cpio e2fsprogs xz-utils zstd
 qemu-system-x86 kmod binutils acpica-tools"
 
-# ARM64 (only when asked for): the cross toolchain, arm64 -dev packages (multiarch), the
-# emulators. libfdt-dev and libcriterion-dev cannot be installed for two architectures
-# at once: their arm64 packages (ARM64_SYSROOT_PKGS) are unpacked into $ARM64_SYSROOT,
-# where the Makefile looks for them, instead of replacing the native ones.
-ARM64_PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkg-config libjansson-dev:arm64
+# ARM64 (only when asked for): the cross toolchain, its pkg-config (pkgconf:arm64 brings
+# aarch64-linux-gnu-pkg-config), arm64 -dev packages (multiarch), the emulators. libfdt-dev
+# and libcriterion-dev cannot be installed for two architectures at once: their arm64
+# packages (ARM64_SYSROOT_PKGS) are unpacked into $ARM64_SYSROOT, where the Makefile looks
+# for them, instead of replacing the native ones.
+ARM64_PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkgconf:arm64 libjansson-dev:arm64
 liburing-dev:arm64 libcap-dev:arm64 libcgroup-dev:arm64 libseccomp-dev:arm64 libffi8:arm64
 libgit2-1.5:arm64 qemu-user-static qemu-system-arm device-tree-compiler"
 ARM64_SYSROOT_PKGS="libfdt-dev:arm64 libcriterion-dev:arm64 libcriterion3:arm64
 libnanomsg5:arm64"
 ARM64_SYSROOT=${ARM64_SYSROOT:-${KILN_CACHE:-$HOME/.cache/kiln}/sysroot-aarch64}
+# CI's host: a fresh Debian root to run the two commands in.
+CI_PKGS="debootstrap git"
 groups=${2:-}
-case "$groups" in '' | arm64) ;; *) echo "usage: $0 ensure|install|list [arm64]" >&2; exit 2 ;; esac
+case "$groups" in '' | arm64 | ci) ;; *) echo "usage: $0 ensure|install|list [arm64|ci]" >&2; exit 2 ;; esac
 
 all_pkgs() {
-	echo $BUILD_PKGS $TEST_PKGS
-	[ "$groups" = arm64 ] && echo $ARM64_PKGS
-	return 0
+	case "$groups" in
+	ci) echo $CI_PKGS ;;
+	arm64) echo $BUILD_PKGS $TEST_PKGS $ARM64_PKGS ;;
+	*) echo $BUILD_PKGS $TEST_PKGS ;;
+	esac
 }
 
 # The arm64 packages that live in $ARM64_SYSROOT: fetched once, unpacked there.
@@ -71,9 +78,9 @@ missing() {
 
 mode=${1:-ensure}
 case "$mode" in
-list) { all_pkgs; [ "$groups" = arm64 ] && echo $ARM64_SYSROOT_PKGS; } | tr ' ' '\n'; exit 0 ;;
+list) echo $BUILD_PKGS $TEST_PKGS $ARM64_PKGS $ARM64_SYSROOT_PKGS $CI_PKGS | tr ' ' '\n'; exit 0 ;;
 ensure|install) ;;
-*) echo "usage: $0 ensure|install|list" >&2; exit 2 ;;
+*) echo "usage: $0 ensure|install|list [arm64|ci]" >&2; exit 2 ;;
 esac
 
 if [ "$groups" = arm64 ] && [ "$(dpkg --print-architecture)" != arm64 ] &&
@@ -89,13 +96,22 @@ if [ -z "$need" ]; then
 	[ "$groups" = arm64 ] && arm64_sysroot && arm64_binfmt
 	exit 0
 fi
-echo "deps: installing from Debian: $need"
 if [ "$(id -u)" != 0 ]; then
-	echo "deps: not root; run: sudo apt-get install -y $need" >&2
+	echo "deps: missing Debian packages: $need" >&2
+	echo "deps: not root; run: sudo apt-get install -y --no-install-recommends $need" >&2
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-# An apt index that was never fetched finds nothing: update first when that is so.
+# An index that was never fetched, or not for days, may name versions the archive has
+# dropped (or lack a source added since): fetch it first then.
+if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mtime -1 2>/dev/null | head -n 1)" ]; then
+	echo "deps: updating apt's package index (apt-get update)"
+	apt-get update -q
+fi
+# Say how much is coming before it comes: apt-get prints each package as it downloads.
+mib=$(apt-get install -qq -y --no-install-recommends --print-uris $need 2>/dev/null |
+	awk '{ s += $3 } END { printf "%d", (s + 524288) / 1048576 }')
+echo "deps: installing $(echo $need | wc -w) missing packages and what they need (${mib:-?} MiB to download): $need"
 if ! apt-get install -y -q --no-install-recommends $need; then
 	apt-get update -q
 	apt-get install -y -q --no-install-recommends $need
