@@ -11,11 +11,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${KILN_LAB:-}" != 1 ]; then
 	echo "demo: building the guest images (Debian's kernel, busybox; cached after the first run)"
 	mkdir -p "$build/e2e"
-	"$top/tools/guest/build.sh" --quiet --env "$build/e2e/guest.env" >/dev/null
+	"$top/tools/guest/build.sh" --env "$build/e2e/guest.env" >/dev/null
 	if [ "$("$top/tools/lab/detect")" != direct ]; then
-		echo "demo: this host's /dev/kvm cannot boot Linux; running the demo in the lab"
-		echo "demo: (an emulated machine with real KVM inside: allow a minute)"
-		exec "$top/tools/lab/run" --timeout 600 --mem 2048 -- "$0" "$build"
+		echo "demo: this host's /dev/kvm cannot boot Linux ($("$top/tools/lab/detect" -v 2>&1 >/dev/null | sed 's/^detect: //'));"
+		echo "demo: running the demo in the lab, an emulated machine with real KVM inside (allow a minute)"
+		LAB_PROGRESS=1 exec "$top/tools/lab/run" --timeout 600 --mem 2048 -- "$0" "$build"
 	fi
 fi
 . "$build/e2e/guest.env"

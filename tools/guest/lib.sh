@@ -33,9 +33,20 @@ kprune() {
 apt_unpack() {
 	local aptopt=()
 	[ "$(id -u)" = 0 ] && aptopt=(-o APT::Sandbox::User=root)
+	local size pid n=0
 	mkdir -p "$2/dl"
-	(cd "$2/dl" && timeout 600 apt-get download -q "${aptopt[@]}" "$1" >&2) ||
-		kdie "apt-get download $1 failed"
+	size=$(apt-cache show "$1" 2>/dev/null | sed -n 's/^Size: //p' | head -n 1)
+	klog "downloading $1${size:+ ($(((size + 524287) / 1048576)) MiB)}"
+	(cd "$2/dl" && exec timeout 600 apt-get download -q "${aptopt[@]}" "$1" >&2) &
+	pid=$!
+	# On a slow link, say how far it has come every 10 s.
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 1
+		n=$((n + 1))
+		[ $((n % 10)) = 0 ] && kill -0 "$pid" 2>/dev/null &&
+			klog "  $1: $(du -sm "$2/dl" | cut -f1)${size:+ of $(((size + 524287) / 1048576))} MiB after $n s"
+	done
+	wait "$pid" || kdie "apt-get download $1 failed"
 	dpkg-deb -x "$2"/dl/*.deb "$3" || kdie "dpkg-deb -x $(ls "$2/dl") failed"
 	rm -rf "$2/dl"
 }
@@ -107,7 +118,6 @@ kernel_fetch() {
 kernel_build() {
 	local t=$1 kv here
 	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-	klog "fetching $KPKG $KPKGVER (apt-get download)"
 	apt_unpack "$KPKG=$KPKGVER" "$t" "$t/root"
 	kv=$(ls "$t/root/lib/modules" | head -n 1)
 	[ -n "$kv" ] || kdie "no lib/modules in $KPKG"

@@ -76,6 +76,22 @@ longest_lockup() {
 		sort -n | tail -n 1
 }
 
+# lab_progress: with LAB_PROGRESS set, says once each how far the lab's boot has come (its
+# kernel, then /init, then the command), so that a first, slow boot is not a silent minute.
+progress_said=
+lab_progress() {
+	local line
+	case "$progress_said" in
+	*cmd*) return 0 ;;
+	esac
+	line=$(grep -m1 'running the command' "$io/console.log" 2>/dev/null) &&
+		{ lab "booted at $(el) s; running the command"; progress_said+=" cmd"; return 0; }
+	case "$progress_said" in *init*) return 0 ;; esac
+	grep -q 'lab-init: up at' "$io/console.log" 2>/dev/null &&
+		{ lab "the lab's kernel is up at $(el) s; loading KVM and mounting this host's files"; progress_said+=" init"; }
+	return 0
+}
+
 # lab_wait: waits for QEMU ($qpid) to exit. Sets result: "" (QEMU exited), timeout (past
 # $timeout s), sick (the lab's kernel panicked or a CPU was stuck for a minute) or frozen
 # (the console fell silent for a minute once the lab's /init started the command and its
@@ -102,6 +118,7 @@ lab_wait() {
 		fi
 		if [ "$now" -ge "$next_look" ]; then
 			next_look=$((now + 5))
+			[ -n "${LAB_PROGRESS:-}" ] && lab_progress
 			stuck=$(longest_lockup "$io/console.log")
 			if [ "${stuck:-0}" -ge 60 ] || grep -q 'Kernel panic' "$io/console.log" 2>/dev/null; then
 				result=sick
