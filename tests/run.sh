@@ -48,7 +48,7 @@ done
 # kiln can open (a machine that is itself a guest without nested KVM) runs them in the lab,
 # whose /dev/kvm is real KVM; a failed lab (not a failed test) is retried twice there.
 integ_in=()
-if ! (exec 3<>/dev/kvm) 2>/dev/null; then
+if ! { [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null; }; then
 	echo "== integration: this host has no usable /dev/kvm; the integration suites run in the lab"
 	integ_in=("$here/../tools/lab/run" --retry 2 --timeout 1500 --)
 fi
