@@ -12,9 +12,10 @@ set -eu
 # Build: compiler, pkg-config and the libraries kiln links.
 BUILD_PKGS="gcc make pkg-config libc6-dev libjansson-dev libcap-dev libcgroup-dev
 libseccomp-dev liburing-dev libfdt-dev"
-# Tests, benchmarks and the demo: unit tests, guest images, the lab, console tests.
+# Tests, benchmarks and the demo: unit tests, guest images, the lab, console tests, the
+# tests' process and network namespace tools (pgrep, ip netns) and systemd-analyze.
 TEST_PKGS="libcriterion-dev tmux strace busybox-static cpio e2fsprogs xz-utils zstd
-qemu-system-x86 kmod binutils acpica-tools"
+qemu-system-x86 kmod binutils acpica-tools procps iproute2 systemd"
 
 # ARM64 (only when asked for): the cross toolchain, its pkg-config (pkgconf:arm64 brings
 # aarch64-linux-gnu-pkg-config), arm64 -dev packages (multiarch), the emulators. libfdt-dev
