@@ -60,12 +60,15 @@ static int fail(int code, const struct error *err)
 	return code;
 }
 
+/*
+ * A log, metrics or console output: a file (created if missing), a FIFO or a character
+ * device such as /dev/null. Opening never waits: a FIFO with no reader is an error.
+ */
 static int open_output(const char *key, const char *path, int *fd, struct error *err)
 {
-	*fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (*fd < 0)
-		return error_set(err, -errno, "%s: %s: %s", key, path, strerror(errno));
-	return 0;
+	*fd = open_outside_file(key, path, O_WRONLY | O_CREAT | O_APPEND, 0600,
+				FILE_KIND_REG | FILE_KIND_FIFO | FILE_KIND_CHR, NULL, err);
+	return *fd < 0 ? *fd : 0;
 }
 
 /* Logger settings: the config file's logger section, then command-line flags over it. */

@@ -2,6 +2,8 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kiln_util.h"
@@ -62,7 +64,7 @@ Test(kiln_badinput, missing_kernel)
 Test(kiln_badinput, kernel_is_a_directory)
 {
 	run_boot("/tmp", "");
-	expect_error(152, "boot-source.kernel_image_path: /tmp: not a regular file");
+	expect_error(152, "boot-source.kernel_image_path: /tmp: a directory, not a regular file");
 }
 
 Test(kiln_badinput, kernel_unreadable_as_unprivileged_user)
@@ -245,6 +247,91 @@ Test(kiln_badinput, config_on_standard_input)
 	expect_error(152, "boot-source: expected an object, got an integer");
 	proc_run(argv, "{", 20000, &r);
 	expect_error(152, "standard input: invalid JSON at line 1");
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A FIFO nobody writes to (or reads from), where kiln expects a file. */
+static const char *make_fifo(const char *name)
+{
+	const char *p = kt_path(&t, name);
+	cr_assert_eq(mkfifo(p, 0600), 0);
+	return p;
+}
+
+/* Each FIFO is refused at once: open(2) never waits for a writer or a reader. */
+static void expect_fifo_refused(double t0, const char *key, const char *fifo, const char *why)
+{
+	char want[PATH_MAX + 160];
+	cr_assert_lt(now_s() - t0, 1.0, "%s: kiln took %.2f s", key, now_s() - t0);
+	snprintf(want, sizeof(want), "%s: %s: %s", key, fifo, why);
+	expect_error(152, want);
+}
+
+Test(kiln_badinput, fifo_as_kernel_or_initrd_is_refused_at_once)
+{
+	const char *fifo = make_fifo("fifo");
+	char extra[PATH_MAX + 64];
+	double t0 = now_s();
+	run_boot(fifo, "");
+	expect_fifo_refused(t0, "boot-source.kernel_image_path", fifo, "a FIFO, not a regular file");
+	snprintf(extra, sizeof(extra), ", \"initrd_path\": \"%s\"", fifo);
+	t0 = now_s();
+	run_boot(kt_guest("hello"), extra);
+	expect_fifo_refused(t0, "boot-source.initrd_path", fifo, "a FIFO, not a regular file");
+}
+
+Test(kiln_badinput, fifo_as_drive_is_refused_at_once)
+{
+	const char *fifo = make_fifo("fifo");
+	for (int ro = 0; ro < 2; ro++) {
+		kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, "
+			  "\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64}, "
+			  "\"drives\": [{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
+			  "\"is_root_device\": false, \"is_read_only\": %s}]}", kt_guest("hello"),
+			  fifo, ro ? "true" : "false");
+		double t0 = now_s();
+		kt_run(&t, &r, NULL, 20000, NULL);
+		expect_fifo_refused(t0, "drives[0].path_on_host", fifo, "a FIFO, not a regular file");
+	}
+}
+
+Test(kiln_badinput, fifo_as_config_file_is_refused_at_once)
+{
+	const char *fifo = make_fifo("fifo");
+	const char *argv[] = { t.kiln, "--config-file", fifo, NULL };
+	double t0 = now_s();
+	proc_run(argv, NULL, 10000, &r);
+	expect_fifo_refused(t0, "--config-file", fifo, "a FIFO, not a regular file");
+}
+
+/* Logs, metrics and the console may go to a FIFO, but one with no reader is an error. */
+Test(kiln_badinput, output_fifo_without_reader_is_refused_at_once)
+{
+	const char *fifo = make_fifo("fifo");
+	const char *why = "a FIFO with no reader; start its reader first";
+	double t0 = now_s();
+	kt_guest_config(&t, "hello", 1, 64);
+	kt_run(&t, &r, NULL, 20000, "--log-path", fifo, NULL);
+	expect_fifo_refused(t0, "--log-path", fifo, why);
+	t0 = now_s();
+	kt_run(&t, &r, NULL, 20000, "--metrics-path", fifo, NULL);
+	expect_fifo_refused(t0, "--metrics-path", fifo, why);
+	kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, "
+		  "\"logger\": {\"log_path\": \"%s\"}}", kt_guest("hello"), fifo);
+	t0 = now_s();
+	kt_run(&t, &r, NULL, 20000, NULL);
+	expect_fifo_refused(t0, "logger.log_path", fifo, why);
+	kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, "
+		  "\"serial\": {\"serial_out_path\": \"%s\"}}", kt_guest("hello"), fifo);
+	t0 = now_s();
+	kt_run(&t, &r, NULL, 20000, NULL);
+	expect_fifo_refused(t0, "serial.serial_out_path", fifo, why);
 }
 
 Test(kiln_badinput, bad_arguments_exit_153)
