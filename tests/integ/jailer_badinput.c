@@ -65,6 +65,8 @@ Test(jailer_badinput, ids)
 	expect(172, "invalid --id '..'");
 	run_with("--id", "vm_1", NULL, NULL);
 	expect(172, "character 3");
+	run_with("--id", "a\n2026-01-01T00:00:00 [x:jailer:ERROR] fake\x1b[2J", NULL, NULL);
+	expect(172, "invalid --id 'a\\x0a2026-01-01T00:00:00 [x:jailer:ERROR] fake\\x1b[2J'");
 }
 
 Test(jailer_badinput, exec_file)

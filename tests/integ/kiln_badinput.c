@@ -334,6 +334,17 @@ Test(kiln_badinput, output_fifo_without_reader_is_refused_at_once)
 	expect_fifo_refused(t0, "serial.serial_out_path", fifo, why);
 }
 
+/* A value that quotes a newline and a fake log line is escaped: stderr has one line. */
+Test(kiln_badinput, quoted_newline_cannot_forge_a_log_line)
+{
+	run_json("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"machine-config\": "
+		 "{\"vcpu_count\": 1, \"mem_size_mib\": 64, \"huge_pages\": \"x\\n"
+		 "2026-01-01T00:00:00 [anonymous-instance:main] fake\\u001b[2J\"}}");
+	expect_error(152, "machine-config.huge_pages: \"x\\x0a2026-01-01T00:00:00 "
+		     "[anonymous-instance:main] fake\\x1b[2J\" is not one of");
+	cr_assert_eq(strchr(r.err, '\n') - r.err + 1, (long)strlen(r.err), "one line: %s", r.err);
+}
+
 Test(kiln_badinput, bad_arguments_exit_153)
 {
 	const char *none[] = { t.kiln, NULL };
