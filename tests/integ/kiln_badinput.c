@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -343,6 +344,37 @@ Test(kiln_badinput, quoted_newline_cannot_forge_a_log_line)
 	expect_error(152, "machine-config.huge_pages: \"x\\x0a2026-01-01T00:00:00 "
 		     "[anonymous-instance:main] fake\\x1b[2J\" is not one of");
 	cr_assert_eq(strchr(r.err, '\n') - r.err + 1, (long)strlen(r.err), "one line: %s", r.err);
+}
+
+/* Memory admission: a guest larger than the memory kiln may use is refused, by name. */
+Test(kiln_badinput, guest_larger_than_the_memory_limit_is_refused)
+{
+	/* 64 TiB: more than any host this runs on, and than any cgroup limit. */
+	kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"machine-config\": "
+		  "{\"vcpu_count\": 1, \"mem_size_mib\": 67108864}}", kt_guest("hello"));
+	kt_run(&t, &r, NULL, 20000, NULL);
+	expect_error(152, "machine-config.mem_size_mib: 67108864 MiB does not fit under the ");
+	cr_assert(strstr(r.err, "--allow-mem-overcommit starts it anyway"), "%s", r.err);
+}
+
+/*
+ * Every input is checked before guest memory is mapped: under an address-space limit
+ * far below the guest's size, a 128 GiB guest (overcommit allowed) whose kernel is
+ * garbage gets the kernel's error, not a failure to map its memory.
+ */
+Test(kiln_badinput, bad_kernel_is_refused_before_guest_memory_is_mapped)
+{
+	static const char garbage[4096] = "this is not a kernel";
+	const char *kernel = write_file("garbage", garbage, sizeof(garbage));
+	struct rlimit as = { 1ULL << 30, 1ULL << 30 };
+	kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"machine-config\": "
+		  "{\"vcpu_count\": 1, \"mem_size_mib\": 131072}}", kernel);
+	/* Criterion runs each test in its own process: the limit stays in this one. */
+	cr_assert_eq(setrlimit(RLIMIT_AS, &as), 0);
+	kt_run(&t, &r, NULL, 20000, "--allow-mem-overcommit", NULL);
+	expect_error(152, "boot-source.kernel_image_path: ");
+	cr_assert(strstr(r.err, "not a kernel kiln can boot"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "cannot map"), "%s", r.err);
 }
 
 Test(kiln_badinput, bad_arguments_exit_153)

@@ -49,7 +49,7 @@ static void create(bool read_only)
 	cr_assert_eq(pwrite(fd, "sector zero", 11, 0), 11);
 	close(fd);
 	drive.is_read_only = read_only;
-	cr_assert_eq(virtio_blk_create(&drive, 0, &gm, &stats, &dev, &err), 0, "%s", err.msg);
+	cr_assert_eq(virtio_blk_create(&drive, 0, -1, 0, &gm, &stats, &dev, &err), 0, "%s", err.msg);
 	cr_assert_eq(virtio_mmio_init(&t, dev), 0);
 }
 
