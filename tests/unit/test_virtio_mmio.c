@@ -200,6 +200,27 @@ Test(virtio_mmio, queue_select_is_checked_on_use)
 	cr_assert(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
 }
 
+/* QueueNum takes only a power of 2 within QueueNumMax; anything else asks for a reset. */
+Test(virtio_mmio, queue_num_is_validated_when_written)
+{
+	const uint32_t bad[] = { 0, 3, 1000, 65535, 65536, UINT32_MAX };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		negotiate(1ULL << VIRTIO_F_VERSION_1);
+		wr(VIRTIO_MMIO_QUEUE_SEL, 0);
+		uint16_t before = dev->queues[0].size;
+		wr(VIRTIO_MMIO_QUEUE_NUM, bad[i]);
+		cr_assert(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET, "%u accepted", bad[i]);
+		cr_assert_eq(dev->queues[0].size, before, "%u reached the queue", bad[i]);
+	}
+	negotiate(1ULL << VIRTIO_F_VERSION_1);
+	wr(VIRTIO_MMIO_QUEUE_SEL, 0);
+	wr(VIRTIO_MMIO_QUEUE_NUM, rd(VIRTIO_MMIO_QUEUE_NUM_MAX) * 2);
+	cr_assert(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET, "above QueueNumMax");
+	start();
+	cr_assert_eq(dev->queues[0].size, 8);
+	cr_assert_eq(request(VIRTIO_BLK_T_IN, 0, 512), VIRTIO_BLK_S_OK);
+}
+
 Test(virtio_mmio, requests_and_interrupts)
 {
 	start();
