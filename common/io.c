@@ -91,9 +91,11 @@ static void kinds_text(unsigned int kinds, char *buf, size_t size)
 	}
 }
 
-static int open_failed(const char *what, const char *path, int flags, int e, struct error *err)
+static int open_failed(const char *what, const char *path, int flags, unsigned int kinds, int e,
+		       struct error *err)
 {
 	struct stat st;
+	char want[96];
 
 	if (e == ELOOP && (flags & O_NOFOLLOW) && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
 		return error_set(err, -ELOOP, "%s: %s: a symlink, which is refused here", what,
@@ -103,6 +105,11 @@ static int open_failed(const char *what, const char *path, int flags, int e, str
 	    S_ISFIFO(st.st_mode))
 		return error_set(err, -ENXIO, "%s: %s: a FIFO with no reader; start its reader "
 				 "first", what, path);
+	/* Opened for writing, a directory fails in open(2): worded as if fstat had found it. */
+	if (e == EISDIR) {
+		kinds_text(kinds, want, sizeof(want));
+		return error_set(err, -EISDIR, "%s: %s: a directory, not %s", what, path, want);
+	}
 	if (e == ENXIO && stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 		return error_set(err, -EINVAL, "%s: %s: a socket, which cannot be opened", what,
 				 path);
@@ -120,7 +127,7 @@ int open_outside_file(const char *what, const char *path, int flags, mode_t mode
 		st = &local;
 	fd = open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, mode);
 	if (fd < 0)
-		return open_failed(what, path, flags, errno, err);
+		return open_failed(what, path, flags, kinds, errno, err);
 	if (fstat(fd, st) < 0) {
 		int e = errno;
 		close(fd);

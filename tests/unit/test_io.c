@@ -202,6 +202,16 @@ Test(open_outside, output_is_created_and_devnull_accepted)
 	fd = open_outside_file("--log-path", dir, O_WRONLY | O_CREAT | O_APPEND, 0600,
 			       output_kinds, NULL, &err);
 	cr_assert_eq(fd, -EISDIR);
+	char want[256];
+	snprintf(want, sizeof(want), "--log-path: %s: a directory, not a regular file, a FIFO or "
+		 "a character device", dir);
+	expect_msg(want);
+	/* Read-write, as a writable drive is opened: the same words. */
+	fd = open_outside_file("drives[0].path_on_host", dir, O_RDWR, 0, FILE_KIND_REG, NULL, &err);
+	cr_assert_eq(fd, -EISDIR);
+	snprintf(want, sizeof(want), "drives[0].path_on_host: %s: a directory, not a regular file",
+		 dir);
+	expect_msg(want);
 }
 
 Test(open_outside, null_error_is_allowed)
