@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -92,13 +93,77 @@ static void log_write(const char *buf, size_t len)
 	}
 }
 
+/* Bytes 0x80-0xbf: the continuation of a UTF-8 sequence. */
+static bool is_cont(unsigned char c)
+{
+	return (c & 0xc0) == 0x80;
+}
+
+/*
+ * Length of the valid, printable UTF-8 sequence at s (at most len bytes), or 0 when the
+ * byte at s must be escaped: ASCII controls and DEL, bytes that start no valid sequence
+ * (overlong forms, surrogates, beyond U+10FFFF, truncated), and the C1 controls
+ * U+0080-U+009F, which some terminals obey like ESC.
+ */
+static size_t printable_len(const unsigned char *s, size_t len)
+{
+	unsigned char c = s[0];
+
+	if (c < 0x80)
+		return c >= 0x20 && c != 0x7f;
+	if (c >= 0xc2 && c <= 0xdf)
+		return len >= 2 && is_cont(s[1]) && !(c == 0xc2 && s[1] < 0xa0) ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+		return len >= 3 && s[1] >= lo && s[1] <= hi && is_cont(s[2]) ? 3 : 0;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+		return len >= 4 && s[1] >= lo && s[1] <= hi && is_cont(s[2]) && is_cont(s[3]) ? 4
+											      : 0;
+	}
+	return 0;
+}
+
+size_t log_escape(char *dst, size_t size, const char *src, size_t len, size_t *consumed)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)src;
+	size_t in = 0, out = 0;
+
+	if (size == 0)
+		return 0;
+	while (in < len) {
+		size_t n = printable_len(s + in, len - in);
+		if (n == 0) {
+			if (out + 4 >= size)
+				break;
+			dst[out++] = '\\';
+			dst[out++] = 'x';
+			dst[out++] = hex[s[in] >> 4];
+			dst[out++] = hex[s[in] & 0xf];
+			in++;
+		} else {
+			if (out + n >= size)
+				break;
+			memcpy(dst + out, s + in, n);
+			out += n;
+			in += n;
+		}
+	}
+	dst[out] = '\0';
+	if (consumed)
+		*consumed = in;
+	return out;
+}
+
 void log_vmsg(enum log_level level, const char *file, int line, const char *fmt, va_list ap)
 {
 	if (!log_enabled(level))
 		return;
 
 	int saved_errno = errno;
-	char buf[LOG_LINE_MAX];
+	char buf[LOG_LINE_MAX], msg[LOG_LINE_MAX];
 	struct timespec ts;
 	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -116,14 +181,25 @@ void log_vmsg(enum log_level level, const char *file, int line, const char *fmt,
 	}
 	if (n < sizeof(buf))
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "] ");
-	if (n < sizeof(buf)) {
+	/* Room for "...\n" stays free: a long message is cut at a character, and marked. */
+	if (n < sizeof(buf) - 4) {
+		/*
+		 * Messages quote what came from outside (config values, paths, guest data):
+		 * the one escaping step makes every record one line of plain text, whatever
+		 * the message holds.
+		 */
 		errno = saved_errno;	/* so %m in fmt names the caller's error */
-		n += (size_t)vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
-	}
-	if (n >= sizeof(buf) - 1) {
-		n = sizeof(buf) - 1;
-		memcpy(buf + n - 4, "...", 3);
-		n--;
+		int m = vsnprintf(msg, sizeof(msg), fmt, ap);
+		size_t len = m < 0 ? 0 : MIN((size_t)m, sizeof(msg) - 1), used;
+		n += log_escape(buf + n, sizeof(buf) - 4 - n, msg, len, &used);
+		if (used < len || (size_t)m >= sizeof(msg)) {
+			memcpy(buf + n, "...", 3);
+			n += 3;
+		}
+	} else {
+		n = sizeof(buf) - 4;
+		memcpy(buf + n, "...", 3);
+		n += 3;
 	}
 	buf[n++] = '\n';
 	log_write(buf, n);

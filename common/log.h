@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include "util.h"
 
@@ -41,6 +42,16 @@ void log_msg(enum log_level level, const char *file, int line, const char *fmt, 
 	PRINTF_LIKE(4, 5);
 void log_vmsg(enum log_level level, const char *file, int line, const char *fmt, va_list ap)
 	PRINTF_LIKE(4, 0);
+
+/*
+ * The logger's one escaping step, applied to every message: copies len bytes of src to
+ * dst (size bytes, always NUL-terminated) with ASCII control characters, DEL, the C1
+ * controls and every byte that is not part of valid UTF-8 written as \xNN, so that no
+ * message can end its line, forge another or drive the terminal. Stops before a
+ * character that does not fit; *consumed (may be NULL) says how much of src was used.
+ * Returns the length written.
+ */
+size_t log_escape(char *dst, size_t size, const char *src, size_t len, size_t *consumed);
 
 /*
  * Async-signal-safe: writes a preformatted message with no timestamp formatting

@@ -2,6 +2,7 @@
 #ifndef KILN_JAILER_ERRORS_H
 #define KILN_JAILER_ERRORS_H
 
+#include "io.h"
 #include "util.h"
 
 /*
@@ -59,5 +60,13 @@ int jail_fail(struct jail_err *err, int code, const char *fmt, ...) PRINTF_LIKE(
 /* Same, appending ": strerror(errnum)" (errnum may be negative). */
 int jail_fail_errno(struct jail_err *err, int code, int errnum, const char *fmt, ...)
 	PRINTF_LIKE(4, 5);
+
+/*
+ * open_outside_file (common/io.h) for the jailer: the one way it opens a path from its
+ * command line. On failure err gets `code` and "<what> <path>: <reason>"; returns the fd
+ * or -1.
+ */
+int jail_open_outside(const char *what, const char *path, int flags, unsigned int kinds,
+		      int code, struct jail_err *err);
 
 #endif

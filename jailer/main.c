@@ -70,14 +70,12 @@ static int validate_host(struct jail_run *r, struct jail_err *err)
 	if (cfg->cleanup)
 		return jail_paths_build(base, "x", cfg->id, &r->paths, err);
 
-	/* O_NOFOLLOW: a symlink is refused, not resolved; the copy reads this very fd. */
-	r->exec_fd = open(cfg->exec_file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	/* O_NOFOLLOW: a symlink is refused, not resolved; the copy reads this very fd. A
+	 * FIFO is refused at once, never waited on. */
+	r->exec_fd = jail_open_outside("invalid --exec-file", cfg->exec_file, O_RDONLY | O_NOFOLLOW,
+				       FILE_KIND_REG, JAIL_EXIT_BAD_EXEC_FILE, err);
 	if (r->exec_fd < 0)
-		return jail_fail_errno(err, JAIL_EXIT_BAD_EXEC_FILE, errno, "invalid --exec-file %s%s",
-				       cfg->exec_file, errno == ELOOP ? " (a symlink)" : "");
-	if (fstat(r->exec_fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return jail_fail(err, JAIL_EXIT_BAD_EXEC_FILE,
-				 "invalid --exec-file %s: not a regular file", cfg->exec_file);
+		return -1;
 	if (jail_paths_build(base, cfg->exec_name, cfg->id, &r->paths, err) < 0)
 		return -1;
 
@@ -86,15 +84,11 @@ static int validate_host(struct jail_run *r, struct jail_err *err)
 	for (size_t i = 0; i < cfg->n_binds; i++) {
 		const struct jail_bind *b = &cfg->binds[i];
 		struct statvfs vfs;
-		int fd = open(b->source, O_PATH | O_CLOEXEC);
+		int fd = jail_open_outside("invalid --bind source", b->source, O_PATH,
+					   FILE_KIND_REG | FILE_KIND_DIR, JAIL_EXIT_BIND_SOURCE, err);
 		if (fd < 0)
-			return jail_fail_errno(err, JAIL_EXIT_BIND_SOURCE, errno,
-					       "invalid --bind source %s", b->source);
+			return -1;
 		r->bind_fds[i] = fd;
-		if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
-			return jail_fail(err, JAIL_EXIT_BIND_SOURCE,
-					 "invalid --bind source %s: not a regular file or directory",
-					 b->source);
 		if (b->rw && fstatvfs(fd, &vfs) == 0 && (vfs.f_flag & ST_RDONLY))
 			return jail_fail(err, JAIL_EXIT_BIND_SOURCE,
 					 "invalid --bind %s:%s:rw: the source is on a read-only mount",

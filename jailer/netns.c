@@ -13,10 +13,12 @@
 int jail_netns_open(const char *path, struct jail_err *err)
 {
 	struct statfs sfs;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* A namespace file is a regular file of nsfs; a FIFO is refused without waiting. */
+	int fd = jail_open_outside("invalid --netns", path, O_RDONLY, FILE_KIND_REG,
+				   JAIL_EXIT_BAD_NETNS, err);
 
 	if (fd < 0)
-		return jail_fail_errno(err, JAIL_EXIT_BAD_NETNS, errno, "invalid --netns %s", path);
+		return -1;
 	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != NSFS_MAGIC ||
 	    ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
 		close(fd);

@@ -6,7 +6,8 @@
 # Without GROUP: what `make`, `make demo` and `make test` need on the host's own
 # architecture. GROUP `arm64`: that too, and what `make ARCH=aarch64`, its unit tests (under
 # qemu-user) and the arm64 lab (tools/lab/arm64/) need on an x86-64 host. GROUP `ci`: only
-# what CI's host needs to build a fresh Debian root (tools/ci/fresh-debian).
+# what CI's host needs to build a fresh Debian root (tools/ci/fresh-debian). GROUP `fuzz`:
+# the default packages and clang with libFuzzer, for `make fuzz`.
 set -eu
 
 # Build: compiler, pkg-config and the libraries kiln links.
@@ -30,13 +31,16 @@ libnanomsg5:arm64"
 ARM64_SYSROOT=${ARM64_SYSROOT:-${KILN_CACHE:-$HOME/.cache/kiln}/sysroot-aarch64}
 # CI's host: a fresh Debian root to run the two commands in.
 CI_PKGS="debootstrap git"
+# Fuzzing (`make fuzz`): clang and its runtime libraries (libFuzzer, ASan, UBSan).
+FUZZ_PKGS="clang libclang-rt-14-dev"
 groups=${2:-}
-case "$groups" in '' | arm64 | ci) ;; *) echo "usage: $0 ensure|install|list [arm64|ci]" >&2; exit 2 ;; esac
+case "$groups" in '' | arm64 | ci | fuzz) ;; *) echo "usage: $0 ensure|install|list [arm64|ci|fuzz]" >&2; exit 2 ;; esac
 
 all_pkgs() {
 	case "$groups" in
 	ci) echo $CI_PKGS ;;
 	arm64) echo $BUILD_PKGS $TEST_PKGS $ARM64_PKGS ;;
+	fuzz) echo $BUILD_PKGS $TEST_PKGS $FUZZ_PKGS ;;
 	*) echo $BUILD_PKGS $TEST_PKGS ;;
 	esac
 }
@@ -79,9 +83,9 @@ missing() {
 
 mode=${1:-ensure}
 case "$mode" in
-list) echo $BUILD_PKGS $TEST_PKGS $ARM64_PKGS $ARM64_SYSROOT_PKGS $CI_PKGS | tr ' ' '\n'; exit 0 ;;
+list) echo $BUILD_PKGS $TEST_PKGS $ARM64_PKGS $ARM64_SYSROOT_PKGS $CI_PKGS $FUZZ_PKGS | tr ' ' '\n'; exit 0 ;;
 ensure|install) ;;
-*) echo "usage: $0 ensure|install|list [arm64|ci]" >&2; exit 2 ;;
+*) echo "usage: $0 ensure|install|list [arm64|ci|fuzz]" >&2; exit 2 ;;
 esac
 
 if [ "$groups" = arm64 ] && [ "$(dpkg --print-architecture)" != arm64 ] &&

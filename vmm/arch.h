@@ -5,6 +5,7 @@
 #ifndef KILN_ARCH_H
 #define KILN_ARCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "config.h"
 #include "error.h"
@@ -13,6 +14,7 @@
 struct vm;
 struct vcpu;
 struct vm_device_desc;
+struct vm_boot_files;
 
 /* Capabilities this architecture needs beyond kvm_common_caps. */
 int arch_check_caps(int kvm_fd, struct error *err) MUST_CHECK;
@@ -32,6 +34,14 @@ int arch_announce_device(struct vm *vm, const struct vm_device_desc *dev,
 			 struct error *err) MUST_CHECK;
 /* The KVM_IRQ_LINE number of device interrupt line `line` (x86-64: the GSI itself). */
 uint32_t arch_irq_line_id(unsigned int line);
+/*
+ * Before any guest memory exists: check the kernel (and the initrd, when files has one)
+ * against the memory layout, reading headers and copying nothing. *initrd_at_fault says
+ * which file an error is about.
+ */
+int arch_check_boot(const struct gm_region *layout, unsigned int nr,
+		    const struct vm_boot_files *files, bool *initrd_at_fault,
+		    struct error *err) MUST_CHECK;
 /* Load kernel, initrd and command line, and write the boot tables into guest memory. */
 int arch_load_boot(struct vm *vm, const struct boot_source *boot, struct error *err) MUST_CHECK;
 /* Registers, CPUID, MSRs, interrupt controller state of one vCPU (after arch_load_boot). */

@@ -26,6 +26,8 @@ const char cli_usage[] =
 "  --seccomp-filter FILE     use these compiled seccomp filters instead of the\n"
 "                            built-in ones (see tools/seccomp/seccompc)\n"
 "  --no-seccomp              run without seccomp filters: for debugging only\n"
+"  --allow-mem-overcommit    start a guest whose memory exceeds the memory limit\n"
+"                            kiln runs under (its cgroup's, else the host's)\n"
 "  --no-api                  accepted for compatibility: kiln has no API server yet\n"
 "  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N\n"
 "                            start-up timing passed on by the jailer\n"
@@ -51,7 +53,7 @@ bool cli_valid_id(const char *id)
 
 enum opt { O_CONFIG, O_ID, O_LOG_PATH, O_LEVEL, O_SHOW_LEVEL, O_SHOW_ORIGIN, O_METRICS,
 	   O_BOOT_TIMER, O_NO_API, O_API_SOCK, O_START_US, O_START_CPU_US, O_PARENT_CPU_US,
-	   O_VERSION, O_HELP, O_SECCOMP_FILTER, O_NO_SECCOMP };
+	   O_VERSION, O_HELP, O_SECCOMP_FILTER, O_NO_SECCOMP, O_MEM_OVERCOMMIT };
 
 static const struct { const char *name; enum opt opt; bool arg; } opts[] = {
 	{ "config-file", O_CONFIG, true }, { "id", O_ID, true },
@@ -63,6 +65,7 @@ static const struct { const char *name; enum opt opt; bool arg; } opts[] = {
 	{ "parent-cpu-time-us", O_PARENT_CPU_US, true }, { "version", O_VERSION, false },
 	{ "help", O_HELP, false }, { "seccomp-filter", O_SECCOMP_FILTER, true },
 	{ "no-seccomp", O_NO_SECCOMP, false },
+	{ "allow-mem-overcommit", O_MEM_OVERCOMMIT, false },
 };
 
 static int number(const char *flag, const char *v, uint64_t *out, struct error *err)
@@ -128,6 +131,7 @@ int cli_parse(int argc, char **argv, struct cli *cli, struct error *err)
 					 "API server; use --config-file)");
 		case O_SECCOMP_FILTER: cli->seccomp_filter = val; break;
 		case O_NO_SECCOMP: cli->no_seccomp = true; break;
+		case O_MEM_OVERCOMMIT: cli->allow_mem_overcommit = true; break;
 		case O_START_US:
 			cli->has_start_time = true;
 			if (number(name, val, &cli->start_time_us, err) < 0)

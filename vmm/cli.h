@@ -25,6 +25,7 @@ struct cli {
 	bool has_start_time;
 	const char *seccomp_filter;	/* a compiled-filter file instead of the built-in one */
 	bool no_seccomp;
+	bool allow_mem_overcommit;	/* skip the memory admission check */
 };
 
 #define CLI_DEFAULT_ID "anonymous-instance"

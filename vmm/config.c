@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+
+#include "io.h"
 
 /* Top-level sections kiln knows but has no device for yet: refused, never ignored. */
 static const char *const unsupported_sections[] = {
@@ -461,18 +462,18 @@ static int load(json_t *root, const json_error_t *jerr, const char *what,
 int config_load_file(const char *path, struct vm_config *cfg, struct error *err)
 {
 	json_error_t jerr;
-	struct stat st;
 
 	/* "-": standard input, for jails that see neither /etc nor /dev/stdin. */
 	if (strcmp(path, "-") == 0)
 		return load(json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr), &jerr,
 			    "standard input", cfg, err);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return error_set(err, -errno, "%s: %s", path, strerror(errno));
-	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-		fclose(f);
-		return error_set(err, -EINVAL, "%s: not a regular file", path);
+	int fd = open_regular_file("--config-file", path, NULL, err);
+	if (fd < 0)
+		return fd;
+	FILE *f = fdopen(fd, "re");
+	if (!f) {
+		close_quietly(fd);
+		return error_set(err, -errno, "--config-file: %s: %s", path, strerror(errno));
 	}
 	json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
 	fclose(f);

@@ -25,6 +25,7 @@
 #include "io.h"
 #include "kvm.h"
 #include "log.h"
+#include "memlimit.h"
 #include "metrics.h"
 #include "seccomp_filters.h"
 #include "signals.h"
@@ -44,6 +45,7 @@ struct kiln {
 	const struct seccomp_filter_set *filters;	/* NULL with --no-seccomp */
 	int kvm_fd;
 	int metrics_timer_fd;
+	int console_fd;		/* serial.serial_out_path, -1 for standard output */
 };
 
 static uint64_t monotonic_ns(void)
@@ -60,12 +62,15 @@ static int fail(int code, const struct error *err)
 	return code;
 }
 
+/*
+ * A log, metrics or console output: a file (created if missing), a FIFO or a character
+ * device such as /dev/null. Opening never waits: a FIFO with no reader is an error.
+ */
 static int open_output(const char *key, const char *path, int *fd, struct error *err)
 {
-	*fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (*fd < 0)
-		return error_set(err, -errno, "%s: %s: %s", key, path, strerror(errno));
-	return 0;
+	*fd = open_outside_file(key, path, O_WRONLY | O_CREAT | O_APPEND, 0600,
+				FILE_KIND_REG | FILE_KIND_FIFO | FILE_KIND_CHR, NULL, err);
+	return *fd < 0 ? *fd : 0;
 }
 
 /* Logger settings: the config file's logger section, then command-line flags over it. */
@@ -212,11 +217,72 @@ static int restrict_main_thread(void *opaque)
 	return ret;
 }
 
+/*
+ * Memory admission: the guest must fit under the limit kiln runs in (its cgroup's
+ * memory.max or memory.limit_in_bytes, else the host's memory), unless the operator
+ * asked for overcommit.
+ */
+static int admit_memory(struct kiln *k, struct error *err)
+{
+	const struct machine_config *mc = &k->cfg.machine;
+	struct mem_limit lim;
+
+	if (mem_limit_host(&lim) < 0) {
+		log_warn("machine-config.mem_size_mib: no memory limit found (no cgroup, "
+			 "/proc/meminfo or sysinfo); %llu MiB admitted unchecked",
+			 (unsigned long long)mc->mem_size_mib);
+		return 0;
+	}
+	if (mem_admit(mc->mem_size_mib, &lim, false, err) == 0)
+		return 0;
+	if (!k->cli.allow_mem_overcommit)
+		return err->code;
+	log_warn("machine-config.mem_size_mib: %llu MiB overcommits the %llu MiB kiln may use "
+		 "(%s): started because of --allow-mem-overcommit",
+		 (unsigned long long)mc->mem_size_mib, (unsigned long long)(lim.bytes >> 20),
+		 lim.source);
+	return 0;
+}
+
+/*
+ * Step 3a: every input, before any guest memory, memory slot or KVM object exists: the
+ * guest's size against the memory limit, the console output, the kernel and initrd
+ * (opened, and checked against the memory layout), the drives (opened), the command
+ * line's length. No KVM is needed, so bad input is refused the same way on any host.
+ */
+static int validate_inputs(struct kiln *k, struct error *err)
+{
+	const struct vm_config *cfg = &k->cfg;
+	uint64_t mem_size;
+	int ret;
+
+	if (MUL_OVERFLOWS(cfg->machine.mem_size_mib, MiB(1), &mem_size))
+		return error_set(err, -EINVAL, "machine-config.mem_size_mib: %llu MiB is too large",
+				 (unsigned long long)cfg->machine.mem_size_mib);
+	if ((ret = admit_memory(k, err)) < 0)
+		return ret;
+	if (cfg->boot.boot_args && strlen(cfg->boot.boot_args) >= CMDLINE_MAX)
+		return error_set(err, -E2BIG, "boot-source.boot_args: the kernel command line is "
+				 "%zu bytes; at most %d fit in its page",
+				 strlen(cfg->boot.boot_args), CMDLINE_MAX - 1);
+	if (cfg->serial.serial_out_path &&
+	    (ret = open_output("serial.serial_out_path", cfg->serial.serial_out_path,
+			       &k->console_fd, err)) < 0)
+		return ret;
+	if ((ret = vm_check_boot_files(&k->vm, &cfg->boot, mem_size, err)) < 0)
+		return ret;
+	return virtio_devices_open(&k->devices, cfg, err);
+}
+
 /* Step 3: every host resource and every guest structure, before anything runs. */
 static int build_vm(struct kiln *k, struct error *err, int *code)
 {
 	const struct vm_config *cfg = &k->cfg;
 	int ret;
+
+	*code = EXIT_BAD_CONFIG;
+	if ((ret = validate_inputs(k, err)) < 0)
+		return ret;
 
 	*code = EXIT_GENERIC;
 	k->kvm_fd = kvm_open("/dev/kvm", err);
@@ -232,11 +298,7 @@ static int build_vm(struct kiln *k, struct error *err, int *code)
 	k->vm.smt = cfg->machine.smt;
 	if ((ret = vm_create(&k->vm, k->kvm_fd, &cfg->machine, err)) < 0)
 		return ret;
-	k->vm.console_out_fd = STDOUT_FILENO;
-	if (cfg->serial.serial_out_path &&
-	    (ret = open_output("serial.serial_out_path", cfg->serial.serial_out_path,
-			       &k->vm.console_out_fd, err)) < 0)
-		return ret;
+	k->vm.console_out_fd = k->console_fd >= 0 ? k->console_fd : STDOUT_FILENO;
 
 	*code = EXIT_GENERIC;
 	if ((ret = vm_create_vcpus(&k->vm, cfg->machine.vcpu_count, err)) < 0)
@@ -299,7 +361,7 @@ static int setup_loop(struct kiln *k, struct error *err)
 
 int main(int argc, char **argv)
 {
-	static struct kiln k = { .kvm_fd = -1, .metrics_timer_fd = -1 };
+	static struct kiln k = { .kvm_fd = -1, .metrics_timer_fd = -1, .console_fd = -1 };
 	struct error err = { 0 };
 	int code, ret;
 

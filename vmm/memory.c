@@ -58,14 +58,24 @@ void gm_init_buffer(struct guest_mem *gm, uint64_t gpa, void *buf, size_t size)
 	gm->map_size = size;
 }
 
-void gm_destroy(struct guest_mem *gm)
+void gm_init_layout(struct guest_mem *gm, const struct gm_region *layout, unsigned int nr)
 {
-	if (gm->owned && gm->map)
-		munmap(gm->map, gm->map_size);
 	memset(gm, 0, sizeof(*gm));
+	for (unsigned int i = 0; i < nr && i < GM_MAX_REGIONS; i++) {
+		gm->regions[i] = layout[i];
+		gm->regions[i].host = NULL;
+	}
+	gm->nr = MIN(nr, (unsigned int)GM_MAX_REGIONS);
 }
 
-void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+bool gm_is_mapped(const struct guest_mem *gm)
+{
+	return gm->map != NULL;
+}
+
+/* The region holding all of [gpa, gpa+len), len 0 counting as 1; NULL when none does. */
+static const struct gm_region *find_region(const struct guest_mem *gm, uint64_t gpa,
+					   uint64_t len)
 {
 	uint64_t end;
 
@@ -76,14 +86,27 @@ void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 	for (unsigned int i = 0; i < gm->nr; i++) {
 		const struct gm_region *r = &gm->regions[i];
 		if (gpa >= r->gpa && end <= r->gpa + r->size)
-			return r->host + (gpa - r->gpa);
+			return r;
 	}
 	return NULL;
 }
 
+void gm_destroy(struct guest_mem *gm)
+{
+	if (gm->owned && gm->map)
+		munmap(gm->map, gm->map_size);
+	memset(gm, 0, sizeof(*gm));
+}
+
+void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	const struct gm_region *r = find_region(gm, gpa, len);
+	return r && r->host ? r->host + (gpa - r->gpa) : NULL;
+}
+
 bool gm_contains(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 {
-	return gm_ptr(gm, gpa, len) != NULL;
+	return find_region(gm, gpa, len) != NULL;
 }
 
 int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)

@@ -38,6 +38,14 @@ int gm_create(struct guest_mem *gm, const struct gm_region *layout, unsigned int
 /* Describe caller-owned memory as guest memory (unit tests, tools). */
 void gm_init_buffer(struct guest_mem *gm, uint64_t gpa, void *buf, size_t size);
 void gm_destroy(struct guest_mem *gm);
+/*
+ * Describe a layout with no memory behind it: gm_contains answers as for the real
+ * memory, gm_ptr always gives NULL. Loaders check their files against it, copying
+ * nothing, before any guest memory is mapped.
+ */
+void gm_init_layout(struct guest_mem *gm, const struct gm_region *layout, unsigned int nr);
+/* False for a layout from gm_init_layout: there is nothing to copy into. */
+bool gm_is_mapped(const struct guest_mem *gm);
 
 /*
  * The only way to turn a guest address into a host pointer: returns a pointer to
@@ -48,7 +56,7 @@ void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 /* Copy helpers built on gm_ptr; return 0 or -EFAULT. */
 int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, size_t len) MUST_CHECK;
 int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, size_t len) MUST_CHECK;
-/* True when [gpa, gpa+len) is RAM. */
+/* True when [gpa, gpa+len) is RAM (or would be, for a layout). */
 bool gm_contains(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 /* Total RAM in bytes. */
 uint64_t gm_total(const struct guest_mem *gm);

@@ -152,6 +152,16 @@ int vm_join(struct vm *vm)
 	return atomic_load(&vm->exit_code);
 }
 
+static void close_boot_files(struct vm *vm)
+{
+	struct vm_boot_files *f = &vm->boot_files;
+	if (f->open) {
+		close_quietly(f->kernel_fd);
+		close_quietly(f->initrd_fd);
+	}
+	*f = (struct vm_boot_files){ .kernel_fd = -1, .initrd_fd = -1 };
+}
+
 void vm_destroy(struct vm *vm)
 {
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
@@ -164,6 +174,7 @@ void vm_destroy(struct vm *vm)
 	close_quietly(vm->vm_fd);
 	close_quietly(vm->stop_efd);
 	vm->vm_fd = vm->stop_efd = -1;
+	close_boot_files(vm);
 }
 
 static void console_set_irq(void *opaque, int level)
@@ -192,12 +203,51 @@ int vm_console_create(struct vm *vm, unsigned int irq)
 	return vm->console ? 0 : -ENOMEM;
 }
 
-static int load_file(struct vm *vm, const char *key, const char *path, vm_file_loader load,
-		     struct error *err)
+int vm_check_boot_files(struct vm *vm, const struct boot_source *boot, uint64_t mem_size,
+			struct error *err)
 {
-	uint64_t size;
-	int fd = open_regular_file(key, path, &size, err);
-	if (fd < 0)
+	struct vm_boot_files *f = &vm->boot_files;
+	struct gm_region layout[GM_MAX_REGIONS];
+	unsigned int nr = 0;
+	bool initrd_at_fault;
+	int ret;
+
+	close_boot_files(vm);
+	if ((ret = arch_mem_layout(mem_size, layout, &nr, err)) < 0)
+		return ret;
+	f->open = true;
+	f->kernel_fd = open_regular_file("boot-source.kernel_image_path",
+					 boot->kernel_image_path, &f->kernel_size, err);
+	if (f->kernel_fd < 0) {
+		ret = f->kernel_fd;
+		close_boot_files(vm);
+		return ret;
+	}
+	if (boot->initrd_path) {
+		f->initrd_fd = open_regular_file("boot-source.initrd_path", boot->initrd_path,
+						 &f->initrd_size, err);
+		if (f->initrd_fd < 0) {
+			ret = f->initrd_fd;
+			close_boot_files(vm);
+			return ret;
+		}
+	}
+	ret = arch_check_boot(layout, nr, f, &initrd_at_fault, err);
+	if (ret < 0) {
+		if (initrd_at_fault)
+			error_prefix(err, "boot-source.initrd_path: %s", boot->initrd_path);
+		else
+			error_prefix(err, "boot-source.kernel_image_path: %s",
+				     boot->kernel_image_path);
+		close_boot_files(vm);
+	}
+	return ret;
+}
+
+static int load_file(struct vm *vm, const char *key, const char *path, int fd, uint64_t size,
+		     vm_file_loader load, struct error *err)
+{
+	if (fd < 0 && (fd = open_regular_file(key, path, &size, err)) < 0)
 		return fd;
 	int ret = load(vm, fd, size, err);
 	close(fd);
@@ -209,10 +259,20 @@ static int load_file(struct vm *vm, const char *key, const char *path, vm_file_l
 int vm_load_boot_files(struct vm *vm, const struct boot_source *boot, vm_file_loader kernel,
 		       vm_file_loader initrd, struct error *err)
 {
-	int ret = load_file(vm, "boot-source.kernel_image_path", boot->kernel_image_path, kernel,
-			    err);
+	struct vm_boot_files f = vm->boot_files;
+	int ret;
+
+	if (!f.open)
+		f = (struct vm_boot_files){ .kernel_fd = -1, .initrd_fd = -1 };
+	/* load_file closes them: they are no longer vm's to close. */
+	vm->boot_files = (struct vm_boot_files){ .kernel_fd = -1, .initrd_fd = -1 };
+	ret = load_file(vm, "boot-source.kernel_image_path", boot->kernel_image_path,
+			f.kernel_fd, f.kernel_size, kernel, err);
 	if (ret == 0 && boot->initrd_path)
-		ret = load_file(vm, "boot-source.initrd_path", boot->initrd_path, initrd, err);
+		ret = load_file(vm, "boot-source.initrd_path", boot->initrd_path, f.initrd_fd,
+				f.initrd_size, initrd, err);
+	else if (f.initrd_fd >= 0)
+		close(f.initrd_fd);
 	return ret;
 }
 

@@ -40,6 +40,14 @@ struct vm_startup {
 	uint64_t wall_us;	/* wall time since main() */
 };
 
+/* The boot files, opened and checked by vm_check_boot_files before guest memory exists. */
+struct vm_boot_files {
+	bool open;		/* false: vm_load_boot_files opens them itself */
+	int kernel_fd;
+	int initrd_fd;		/* -1 without an initrd */
+	uint64_t kernel_size, initrd_size;
+};
+
 struct vm {
 	int kvm_fd;
 	int vm_fd;
@@ -85,6 +93,7 @@ struct vm {
 	struct vm_startup startup;
 	uint64_t main_start_ns;	/* CLOCK_MONOTONIC at main() */
 	void *arch;		/* the architecture's private state */
+	struct vm_boot_files boot_files;
 };
 
 /*
@@ -114,10 +123,19 @@ int vm_join(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
 /*
- * Read the configured kernel, then the initrd when there is one: each host file is
- * opened, checked to be a regular file, handed to its loader with its size and closed;
- * a loader's error is prefixed with the config key and the path. The one way a machine
- * reads its boot files (arch_load_boot calls it, then writes its boot structures).
+ * Before any guest memory exists (no KVM needed): open the kernel and the initrd
+ * (open_regular_file: regular files only, never waiting) and check them against the
+ * memory layout of a mem_size-byte guest (arch_check_boot). They stay open in
+ * vm->boot_files for vm_load_boot_files. Errors are prefixed with the key and the path.
+ */
+int vm_check_boot_files(struct vm *vm, const struct boot_source *boot, uint64_t mem_size,
+			struct error *err) MUST_CHECK;
+/*
+ * Read the configured kernel, then the initrd when there is one: each host file (the one
+ * vm_check_boot_files opened, else opened now as a regular file) is handed to its loader
+ * with its size and closed; a loader's error is prefixed with the config key and the
+ * path. The one way a machine reads its boot files (arch_load_boot calls it, then writes
+ * its boot structures).
  */
 typedef int (*vm_file_loader)(struct vm *vm, int fd, uint64_t size, struct error *err);
 int vm_load_boot_files(struct vm *vm, const struct boot_source *boot, vm_file_loader kernel,

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "jailer_util.h"
 
@@ -64,6 +65,8 @@ Test(jailer_badinput, ids)
 	expect(172, "invalid --id '..'");
 	run_with("--id", "vm_1", NULL, NULL);
 	expect(172, "character 3");
+	run_with("--id", "a\n2026-01-01T00:00:00 [x:jailer:ERROR] fake\x1b[2J", NULL, NULL);
+	expect(172, "invalid --id 'a\\x0a2026-01-01T00:00:00 [x:jailer:ERROR] fake\\x1b[2J'");
 }
 
 Test(jailer_badinput, exec_file)
@@ -77,7 +80,36 @@ Test(jailer_badinput, exec_file)
 	cr_assert_eq(symlink(t.probe, path), 0);
 	run_with("--exec-file", path, NULL, NULL);
 	unlink(path);
-	expect(173, "(a symlink)");
+	expect(173, "a symlink, which is refused here");
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A FIFO where a file is expected is refused at once: the jailer (root) never waits. */
+Test(jailer_badinput, fifo_is_refused_at_once)
+{
+	char fifo[PATH_MAX + 16], bind[2 * PATH_MAX + 16];
+	const struct { const char *opt, *val; int code; const char *msg; } cases[] = {
+		{ "--exec-file", fifo, 173, "a FIFO, not a regular file" },
+		{ "--netns", fifo, 177, "a FIFO, not a regular file" },
+		{ "--bind", bind, 186, "a FIFO, not a regular file or a directory" },
+	};
+	snprintf(fifo, sizeof(fifo), "%s/fifo", t.base);
+	snprintf(bind, sizeof(bind), "%s:/fifo", fifo);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_assert_eq(mkfifo(fifo, 0600), 0);
+		double t0 = now_s();
+		run_with(cases[i].opt, cases[i].val, NULL, NULL);
+		double took = now_s() - t0;
+		unlink(fifo);
+		cr_assert_lt(took, 1.0, "%s: the jailer took %.2f s", cases[i].opt, took);
+		expect(cases[i].code, cases[i].msg);
+	}
 }
 
 Test(jailer_badinput, ids_not_numbers)

@@ -283,7 +283,7 @@ Test(jailer_prepared, bad_binds_each_have_their_code_and_leave_nothing)
 	/* src: NULL for the file, else a host path; then the rest of the argument. */
 	const struct { const char *src, *rest; int code; const char *msg; } cases[] = {
 		{ "/nonexistent/kiln-vmlinux", ":/vmlinux", 186, "invalid --bind source" },
-		{ "/dev/null", ":/null", 186, "not a regular file or directory" },
+		{ "/dev/null", ":/null", 186, "a character device, not a regular file or a directory" },
 		{ NULL, ":vmlinux", 187, "must be an absolute path" },
 		{ NULL, ":/a/../vmlinux", 187, "'..' component" },
 		{ NULL, ":/", 187, "jail root itself" },

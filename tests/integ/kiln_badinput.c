@@ -2,6 +2,9 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kiln_util.h"
@@ -62,7 +65,7 @@ Test(kiln_badinput, missing_kernel)
 Test(kiln_badinput, kernel_is_a_directory)
 {
 	run_boot("/tmp", "");
-	expect_error(152, "boot-source.kernel_image_path: /tmp: not a regular file");
+	expect_error(152, "boot-source.kernel_image_path: /tmp: a directory, not a regular file");
 }
 
 Test(kiln_badinput, kernel_unreadable_as_unprivileged_user)
@@ -229,7 +232,7 @@ Test(kiln_badinput, config_file_is_a_directory)
 {
 	const char *argv[] = { t.kiln, "--config-file", t.dir, NULL };
 	proc_run(argv, NULL, 10000, &r);
-	expect_error(152, ": not a regular file");
+	expect_error(152, ": a directory, not a regular file");
 }
 
 Test(kiln_badinput, config_on_standard_input)
@@ -245,6 +248,155 @@ Test(kiln_badinput, config_on_standard_input)
 	expect_error(152, "boot-source: expected an object, got an integer");
 	proc_run(argv, "{", 20000, &r);
 	expect_error(152, "standard input: invalid JSON at line 1");
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A FIFO nobody writes to (or reads from), where kiln expects a file. */
+static const char *make_fifo(const char *name)
+{
+	const char *p = kt_path(&t, name);
+	cr_assert_eq(mkfifo(p, 0600), 0);
+	return p;
+}
+
+/*
+ * How long kiln takes here to refuse a config file that does not exist: its start-up
+ * and exit, which on a slow (emulated) host alone may approach a second.
+ */
+static double startup_s(void)
+{
+	const char *argv[] = { t.kiln, "--config-file", "/nonexistent/kiln.json", NULL };
+	struct proc_result base;
+	double t0 = now_s();
+	proc_run(argv, NULL, 10000, &base);
+	cr_assert_eq(base.status, 152, "%s", base.err);
+	return now_s() - t0;
+}
+
+/*
+ * Each FIFO is refused at once: open(2) never waits for a writer or a reader. "At once"
+ * is under a second beyond kiln's own start-up; a wait would last until the timeout.
+ */
+static void expect_fifo_refused(double t0, const char *key, const char *fifo, const char *why)
+{
+	static double startup = -1;
+	char want[PATH_MAX + 160];
+	double took = now_s() - t0;
+	if (startup < 0)
+		startup = startup_s();
+	cr_assert_lt(took, 1.0 + startup, "%s: kiln took %.2f s (%.2f s to start)", key, took,
+		     startup);
+	snprintf(want, sizeof(want), "%s: %s: %s", key, fifo, why);
+	expect_error(152, want);
+}
+
+Test(kiln_badinput, fifo_as_kernel_or_initrd_is_refused_at_once)
+{
+	const char *fifo = make_fifo("fifo");
+	char extra[PATH_MAX + 64];
+	double t0 = now_s();
+	run_boot(fifo, "");
+	expect_fifo_refused(t0, "boot-source.kernel_image_path", fifo, "a FIFO, not a regular file");
+	snprintf(extra, sizeof(extra), ", \"initrd_path\": \"%s\"", fifo);
+	t0 = now_s();
+	run_boot(kt_guest("hello"), extra);
+	expect_fifo_refused(t0, "boot-source.initrd_path", fifo, "a FIFO, not a regular file");
+}
+
+Test(kiln_badinput, fifo_as_drive_is_refused_at_once)
+{
+	const char *fifo = make_fifo("fifo");
+	for (int ro = 0; ro < 2; ro++) {
+		kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, "
+			  "\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64}, "
+			  "\"drives\": [{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
+			  "\"is_root_device\": false, \"is_read_only\": %s}]}", kt_guest("hello"),
+			  fifo, ro ? "true" : "false");
+		double t0 = now_s();
+		kt_run(&t, &r, NULL, 20000, NULL);
+		expect_fifo_refused(t0, "drives[0].path_on_host", fifo, "a FIFO, not a regular file");
+	}
+}
+
+Test(kiln_badinput, fifo_as_config_file_is_refused_at_once)
+{
+	const char *fifo = make_fifo("fifo");
+	const char *argv[] = { t.kiln, "--config-file", fifo, NULL };
+	double t0 = now_s();
+	proc_run(argv, NULL, 10000, &r);
+	expect_fifo_refused(t0, "--config-file", fifo, "a FIFO, not a regular file");
+}
+
+/* Logs, metrics and the console may go to a FIFO, but one with no reader is an error. */
+Test(kiln_badinput, output_fifo_without_reader_is_refused_at_once)
+{
+	const char *fifo = make_fifo("fifo");
+	const char *why = "a FIFO with no reader; start its reader first";
+	double t0 = now_s();
+	kt_guest_config(&t, "hello", 1, 64);
+	kt_run(&t, &r, NULL, 20000, "--log-path", fifo, NULL);
+	expect_fifo_refused(t0, "--log-path", fifo, why);
+	t0 = now_s();
+	kt_run(&t, &r, NULL, 20000, "--metrics-path", fifo, NULL);
+	expect_fifo_refused(t0, "--metrics-path", fifo, why);
+	kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, "
+		  "\"logger\": {\"log_path\": \"%s\"}}", kt_guest("hello"), fifo);
+	t0 = now_s();
+	kt_run(&t, &r, NULL, 20000, NULL);
+	expect_fifo_refused(t0, "logger.log_path", fifo, why);
+	kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, "
+		  "\"serial\": {\"serial_out_path\": \"%s\"}}", kt_guest("hello"), fifo);
+	t0 = now_s();
+	kt_run(&t, &r, NULL, 20000, NULL);
+	expect_fifo_refused(t0, "serial.serial_out_path", fifo, why);
+}
+
+/* A value that quotes a newline and a fake log line is escaped: stderr has one line. */
+Test(kiln_badinput, quoted_newline_cannot_forge_a_log_line)
+{
+	run_json("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"machine-config\": "
+		 "{\"vcpu_count\": 1, \"mem_size_mib\": 64, \"huge_pages\": \"x\\n"
+		 "2026-01-01T00:00:00 [anonymous-instance:main] fake\\u001b[2J\"}}");
+	expect_error(152, "machine-config.huge_pages: \"x\\x0a2026-01-01T00:00:00 "
+		     "[anonymous-instance:main] fake\\x1b[2J\" is not one of");
+	cr_assert_eq(strchr(r.err, '\n') - r.err + 1, (long)strlen(r.err), "one line: %s", r.err);
+}
+
+/* Memory admission: a guest larger than the memory kiln may use is refused, by name. */
+Test(kiln_badinput, guest_larger_than_the_memory_limit_is_refused)
+{
+	/* 64 TiB: more than any host this runs on, and than any cgroup limit. */
+	kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"machine-config\": "
+		  "{\"vcpu_count\": 1, \"mem_size_mib\": 67108864}}", kt_guest("hello"));
+	kt_run(&t, &r, NULL, 20000, NULL);
+	expect_error(152, "machine-config.mem_size_mib: 67108864 MiB does not fit under the ");
+	cr_assert(strstr(r.err, "--allow-mem-overcommit starts it anyway"), "%s", r.err);
+}
+
+/*
+ * Every input is checked before guest memory is mapped: under an address-space limit
+ * far below the guest's size, a 128 GiB guest (overcommit allowed) whose kernel is
+ * garbage gets the kernel's error, not a failure to map its memory.
+ */
+Test(kiln_badinput, bad_kernel_is_refused_before_guest_memory_is_mapped)
+{
+	static const char garbage[4096] = "this is not a kernel";
+	const char *kernel = write_file("garbage", garbage, sizeof(garbage));
+	struct rlimit as = { 1ULL << 30, 1ULL << 30 };
+	kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"machine-config\": "
+		  "{\"vcpu_count\": 1, \"mem_size_mib\": 131072}}", kernel);
+	/* Criterion runs each test in its own process: the limit stays in this one. */
+	cr_assert_eq(setrlimit(RLIMIT_AS, &as), 0);
+	kt_run(&t, &r, NULL, 20000, "--allow-mem-overcommit", NULL);
+	expect_error(152, "boot-source.kernel_image_path: ");
+	cr_assert(strstr(r.err, "not a kernel kiln can boot"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "cannot map"), "%s", r.err);
 }
 
 Test(kiln_badinput, bad_arguments_exit_153)

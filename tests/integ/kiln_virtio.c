@@ -213,7 +213,7 @@ Test(kiln_virtio, directory_refused)
 	snprintf(drives, sizeof(drives), "{\"drive_id\": \"a\", \"path_on_host\": \"%s\", "
 		 "\"is_root_device\": false}", t.dir);
 	run_drives(drives);
-	snprintf(want, sizeof(want), "drives[0].path_on_host: %s: is a directory, not a raw image "
+	snprintf(want, sizeof(want), "drives[0].path_on_host: %s: a directory, not a regular "
 		 "file", t.dir);
 	expect_refused(want);
 }

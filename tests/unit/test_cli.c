@@ -136,6 +136,16 @@ Test(cli, seccomp_flags)
 		     -EINVAL, "--seccomp-filter and --no-seccomp exclude each other");
 }
 
+Test(cli, allow_mem_overcommit)
+{
+	cr_assert_eq(PARSE("--config-file", "/c"), 0, "%s", err.msg);
+	cr_assert_not(cli.allow_mem_overcommit, "admission is checked unless asked otherwise");
+	cr_assert_eq(PARSE("--config-file", "/c", "--allow-mem-overcommit"), 0, "%s", err.msg);
+	cr_assert(cli.allow_mem_overcommit);
+	expect_error(PARSE("--config-file", "/c", "--allow-mem-overcommit=yes"), -EINVAL,
+		     "--allow-mem-overcommit takes no value");
+}
+
 Test(cli, valid_id)
 {
 	char id65[66];

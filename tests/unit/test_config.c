@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -204,7 +205,23 @@ Test(config, load_file_reads_a_file)
 Test(config, load_file_missing)
 {
 	cr_assert_eq(config_load_file("/nonexistent/kiln.json", &cfg, &err), -ENOENT);
-	cr_assert_str_eq(err.msg, "/nonexistent/kiln.json: No such file or directory");
+	cr_assert_str_eq(err.msg, "--config-file: /nonexistent/kiln.json: No such file or "
+			 "directory");
+}
+
+/* A FIFO as the config file is refused at once: opening it never waits for a writer. */
+Test(config, load_file_fifo_is_refused_at_once, .timeout = 5)
+{
+	char dir[] = "/tmp/kiln-test-config-XXXXXX", fifo[64];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	int ret = config_load_file(fifo, &cfg, &err);
+	unlink(fifo);
+	rmdir(dir);
+	cr_assert_eq(ret, -EINVAL);
+	cr_assert(strstr(err.msg, "--config-file: /tmp/kiln-test-config-"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "/fifo: a FIFO, not a regular file"), "%s", err.msg);
 }
 
 Test(config, load_file_invalid_json_names_file_line_and_column)

@@ -491,3 +491,61 @@ Test(kernel, empty_or_tiny_file)
 	memcpy(img, "\177EL", 3);
 	expect_error(3, -EINVAL, "file is empty or too short to be a kernel");
 }
+
+/* ---- checks against a layout without memory (before guest memory exists) ---- */
+
+/* Load img through a layout of the same guest: the same verdict, nothing copied. */
+static int check_layout(size_t len, struct x86_kernel *out)
+{
+	struct guest_mem layout;
+	gm_init_layout(&layout, gm.regions, gm.nr);
+	cr_assert_not(gm_is_mapped(&layout));
+	cr_assert_null(gm_ptr(&layout, 0x100000, 1), "a layout has no memory to point at");
+	cr_assert(gm_contains(&layout, 0x100000, 1));
+	int fd = memfd_create("kernel", MFD_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, img, len), (ssize_t)len);
+	int ret = x86_kernel_load(fd, &layout, out, &err);
+	close(fd);
+	return ret;
+}
+
+Test(kernel, layout_check_of_elf_agrees_with_the_load_and_copies_nothing)
+{
+	struct x86_kernel checked;
+	size_t len = valid_elf();
+	memset(ram + 0x100000, 0xcc, 0x800);
+	cr_assert_eq(check_layout(len, &checked), 0, "%s", err.msg);
+	cr_assert_eq(ram[0x100000], 0xcc, "the check copied into guest memory");
+	cr_assert_eq(load(len), 0, "%s", err.msg);
+	cr_assert_eq(checked.entry, k.entry);
+	cr_assert_eq(checked.start, k.start);
+	cr_assert_eq(checked.end, k.end);
+	cr_assert_eq(checked.protocol, k.protocol);
+}
+
+Test(kernel, layout_check_of_bzimage_agrees_with_the_load_and_copies_nothing)
+{
+	struct x86_kernel checked;
+	size_t len = valid_bzimage();
+	cr_assert_eq(check_layout(len, &checked), 0, "%s", err.msg);
+	cr_assert_eq(ram[0x1000000], 0, "the check copied into guest memory");
+	cr_assert_eq(load(len), 0, "%s", err.msg);
+	cr_assert_eq(checked.start, k.start);
+	cr_assert_eq(checked.end, k.end);
+	cr_assert_eq(checked.entry, k.entry);
+}
+
+Test(kernel, layout_check_refuses_what_the_load_refuses)
+{
+	struct x86_kernel checked;
+	size_t len = valid_bzimage();
+	hdr()->init_size = 0x8000000;
+	cr_assert_eq(check_layout(len, &checked), -ENOMEM);
+	cr_assert_str_eq(err.msg, "bzImage needs 128 MiB from 0x200000, more than guest memory "
+			 "has");
+	memset(img, 0x5a, 4096);
+	cr_assert_eq(check_layout(4096, &checked), -EINVAL);
+	cr_assert_str_eq(err.msg, "not a kernel kiln can boot (neither an ELF vmlinux nor a "
+			 "bzImage)");
+}

@@ -49,7 +49,7 @@ static void create(bool read_only)
 	cr_assert_eq(pwrite(fd, "sector zero", 11, 0), 11);
 	close(fd);
 	drive.is_read_only = read_only;
-	cr_assert_eq(virtio_blk_create(&drive, 0, &gm, &stats, &dev, &err), 0, "%s", err.msg);
+	cr_assert_eq(virtio_blk_create(&drive, 0, -1, 0, &gm, &stats, &dev, &err), 0, "%s", err.msg);
 	cr_assert_eq(virtio_mmio_init(&t, dev), 0);
 }
 
@@ -198,6 +198,27 @@ Test(virtio_mmio, queue_select_is_checked_on_use)
 	wr(VIRTIO_MMIO_QUEUE_SEL, 3);
 	wr(VIRTIO_MMIO_QUEUE_READY, 1);
 	cr_assert(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+/* QueueNum takes only a power of 2 within QueueNumMax; anything else asks for a reset. */
+Test(virtio_mmio, queue_num_is_validated_when_written)
+{
+	const uint32_t bad[] = { 0, 3, 1000, 65535, 65536, UINT32_MAX };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		negotiate(1ULL << VIRTIO_F_VERSION_1);
+		wr(VIRTIO_MMIO_QUEUE_SEL, 0);
+		uint16_t before = dev->queues[0].size;
+		wr(VIRTIO_MMIO_QUEUE_NUM, bad[i]);
+		cr_assert(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET, "%u accepted", bad[i]);
+		cr_assert_eq(dev->queues[0].size, before, "%u reached the queue", bad[i]);
+	}
+	negotiate(1ULL << VIRTIO_F_VERSION_1);
+	wr(VIRTIO_MMIO_QUEUE_SEL, 0);
+	wr(VIRTIO_MMIO_QUEUE_NUM, rd(VIRTIO_MMIO_QUEUE_NUM_MAX) * 2);
+	cr_assert(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET, "above QueueNumMax");
+	start();
+	cr_assert_eq(dev->queues[0].size, 8);
+	cr_assert_eq(request(VIRTIO_BLK_T_IN, 0, 512), VIRTIO_BLK_S_OK);
 }
 
 Test(virtio_mmio, requests_and_interrupts)

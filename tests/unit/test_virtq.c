@@ -34,7 +34,7 @@ static void setup(void)
 	cr_assert_not_null(mem);
 	gm_init_buffer(&gm, BASE, mem, MEM_SIZE);
 	virtq_init(&q, &gm, 256);
-	q.size = QSIZE;
+	cr_assert_eq(virtq_set_size(&q, QSIZE), 0);
 	q.desc_gpa = DESC_GPA;
 	q.avail_gpa = AVAIL_GPA;
 	q.used_gpa = USED_GPA;
@@ -266,22 +266,19 @@ Test(virtq, indices_from_the_guest_are_checked)
 	cr_assert_eq(virtq_pop(&q, &chain), 0);
 }
 
-Test(virtq, enable_checks_size_alignment_and_placement)
+Test(virtq, enable_checks_alignment_and_placement)
 {
-	const struct { uint16_t size; uint64_t d, a, u; const char *why; } cases[] = {
-		{ 0, DESC_GPA, AVAIL_GPA, USED_GPA, "queue size is not a power of 2 within the maximum" },
-		{ 6, DESC_GPA, AVAIL_GPA, USED_GPA, "queue size is not a power of 2 within the maximum" },
-		{ 512, DESC_GPA, AVAIL_GPA, USED_GPA, "queue size is not a power of 2 within the maximum" },
-		{ 8, DESC_GPA + 8, AVAIL_GPA, USED_GPA, "ring address is misaligned" },
-		{ 8, DESC_GPA, AVAIL_GPA + 1, USED_GPA, "ring address is misaligned" },
-		{ 8, DESC_GPA, AVAIL_GPA, USED_GPA + 2, "ring address is misaligned" },
-		{ 8, 0x7f0000000000ULL, AVAIL_GPA, USED_GPA, "ring lies outside guest memory" },
-		{ 8, DESC_GPA, BASE + MEM_SIZE - 8, USED_GPA, "ring lies outside guest memory" },
-		{ 8, DESC_GPA, AVAIL_GPA, 0xfffffffffffffff0ULL, "ring lies outside guest memory" },
+	const struct { uint64_t d, a, u; const char *why; } cases[] = {
+		{ DESC_GPA + 8, AVAIL_GPA, USED_GPA, "ring address is misaligned" },
+		{ DESC_GPA, AVAIL_GPA + 1, USED_GPA, "ring address is misaligned" },
+		{ DESC_GPA, AVAIL_GPA, USED_GPA + 2, "ring address is misaligned" },
+		{ 0x7f0000000000ULL, AVAIL_GPA, USED_GPA, "ring lies outside guest memory" },
+		{ DESC_GPA, BASE + MEM_SIZE - 8, USED_GPA, "ring lies outside guest memory" },
+		{ DESC_GPA, AVAIL_GPA, 0xfffffffffffffff0ULL, "ring lies outside guest memory" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		virtq_reset(&q);
-		q.size = cases[i].size;
+		cr_assert_eq(virtq_set_size(&q, 8), 0);
 		q.desc_gpa = cases[i].d;
 		q.avail_gpa = cases[i].a;
 		q.used_gpa = cases[i].u;
@@ -289,6 +286,61 @@ Test(virtq, enable_checks_size_alignment_and_placement)
 		cr_assert_str_eq(q.error, cases[i].why, "case %zu", i);
 		cr_assert_not(q.ready);
 	}
+}
+
+/* The size only ever holds a power of 2 within the maximum: a bad QueueNum is refused. */
+Test(virtq, size_holds_only_valid_values)
+{
+	const uint32_t bad[] = { 0, 3, 6, 255, 257, 512, 65535, 65536, 0x80000000u, UINT32_MAX };
+	virtq_reset(&q);
+	cr_assert_eq(q.size, 256, "reset gives the maximum");
+	cr_assert_eq(virtq_set_size(&q, 16), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(virtq_set_size(&q, bad[i]), -EINVAL, "%u was taken", bad[i]);
+		cr_assert_str_eq(q.error, "queue size is not a power of 2 within the maximum");
+		cr_assert_eq(q.size, 16, "a refused value must leave the size as it was");
+	}
+	for (uint32_t n = 1; n <= 256; n *= 2) {
+		cr_assert_eq(virtq_set_size(&q, n), 0, "%u", n);
+		cr_assert_eq(q.size, n);
+	}
+}
+
+Test(virtq, size_cannot_change_while_ready)
+{
+	cr_assert(q.ready);
+	cr_assert_eq(virtq_set_size(&q, 4), -EINVAL);
+	cr_assert_str_eq(q.error, "queue size written while the queue is ready");
+	cr_assert_eq(q.size, QSIZE);
+	/* The ring still works at its size. */
+	set(0, DATA_GPA, 8, VIRTQ_DESC_F_WRITE, 0);
+	offer(0);
+	cr_assert_eq(virtq_pop(&q, &chain), 1, "%s", q.error);
+}
+
+/*
+ * A chain taken before a reset is given back after it: push and should_signal must not
+ * touch the rings (their pointers are gone) nor use the size, whatever callers check.
+ */
+Test(virtq, push_and_signal_on_a_queue_not_ready_do_nothing)
+{
+	set(0, DATA_GPA, 8, VIRTQ_DESC_F_WRITE, 0);
+	offer(0);
+	cr_assert_eq(virtq_pop(&q, &chain), 1);
+	virtq_reset(&q);
+	cr_assert_null(q.used);
+	virtq_push(&q, chain.head, 8);
+	cr_assert_eq(used_idx(), 0, "the used ring was written after the reset");
+	cr_assert_eq(q.used_idx, 0);
+	cr_assert_not(virtq_should_signal(&q));
+	/* Disabled (QueueReady 0) rather than reset: the same. */
+	setup();
+	offer(0);
+	cr_assert_eq(virtq_pop(&q, &chain), 1);
+	q.ready = false;
+	virtq_push(&q, chain.head, 8);
+	cr_assert_eq(used_idx(), 0);
+	cr_assert_not(virtq_should_signal(&q));
 }
 
 Test(virtq, interrupt_suppression)

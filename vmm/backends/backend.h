@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
+#include "error.h"
 #include "util.h"
 
 /* The most iovecs one request may carry. */
@@ -48,11 +49,13 @@ struct backend {
 };
 
 /*
- * Open a raw image for a block device. Refuses what is not a regular file, and a file
- * that cannot be written unless `read_only` (-EROFS). Returns the fd (O_CLOEXEC) and
- * its size in bytes, or -errno.
+ * Open a raw image for a block device (through open_outside_file: never blocks).
+ * Refuses what is not a regular file, and a file that cannot be written unless
+ * `read_only` (-EROFS). Returns the fd (O_CLOEXEC) and its size in bytes, or -errno
+ * with err saying "<what>: <path>: <reason>".
  */
-int backend_open_image(const char *path, bool read_only, uint64_t *size) MUST_CHECK;
+int backend_open_image(const char *what, const char *path, bool read_only, uint64_t *size,
+		       struct error *err) MUST_CHECK;
 
 /* The sync engine: preadv/pwritev/fdatasync on the main thread. Takes ownership of fd. */
 int backend_file_create(int fd, backend_complete_fn complete, void *opaque,

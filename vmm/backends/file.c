@@ -9,38 +9,31 @@
 
 #include "io.h"
 
-int backend_open_image(const char *path, bool read_only, uint64_t *size)
+int backend_open_image(const char *what, const char *path, bool read_only, uint64_t *size,
+		       struct error *err)
 {
 	struct stat st;
-	int fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	int fd = open_outside_file(what, path, read_only ? O_RDONLY : O_RDWR, 0, FILE_KIND_REG,
+				   &st, err);
 
-	if (fd < 0 && !read_only && (errno == EACCES || errno == EPERM || errno == EROFS)) {
+	if (fd == -EACCES || fd == -EPERM || fd == -EROFS) {
 		/* Readable but not writable: say so, rather than "Permission denied". */
-		int e = errno;
-		int ro = open(path, O_RDONLY | O_CLOEXEC);
-		if (ro < 0) {
-			errno = e;
-			return -e;
+		int ro = open_outside_file(what, path, O_RDONLY, 0, FILE_KIND_REG, NULL, NULL);
+		if (ro >= 0) {
+			close(ro);
+			fd = -EROFS;
 		}
-		close(ro);
-		return -EROFS;
-	}
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 	}
 	/* root can open anything for writing: a file with no write bit is still read-only. */
-	if (!read_only && !(st.st_mode & 0222)) {
+	if (fd >= 0 && !read_only && !(st.st_mode & 0222)) {
 		close(fd);
-		return -EROFS;
+		fd = -EROFS;
 	}
+	if (fd == -EROFS)
+		return error_set(err, fd, "%s: %s: the file is read-only; set is_read_only to "
+				 "true to use it", what, path);
+	if (fd < 0)
+		return fd;
 	*size = (uint64_t)st.st_size;
 	return fd;
 }

@@ -126,10 +126,23 @@ int arch_announce_device(struct vm *vm, const struct vm_device_desc *dev, struct
 	return 0;
 }
 
-/* The Image goes text_offset above the start of RAM (2 MiB aligned). */
-static int load_kernel(struct vm *vm, int fd, uint64_t size, struct error *err)
+/* The device tree takes the last 2 MiB-aligned 2 MiB of RAM, as the boot protocol allows. */
+static int place_fdt(struct a64_vm *a, const struct guest_mem *gm, struct error *err)
 {
-	struct a64_vm *a = vm->arch;
+	if (gm->regions[0].size < 2 * A64_FDT_MAX)
+		return error_set(err, -ENOMEM, "machine-config.mem_size_mib: too small for a kernel");
+	a->fdt_addr = ALIGN_DOWN(gm->regions[0].gpa + gm->regions[0].size - A64_FDT_MAX,
+				 A64_FDT_MAX);
+	return 0;
+}
+
+/*
+ * The Image goes text_offset above the start of RAM (2 MiB aligned). Against a layout
+ * without memory (gm_init_layout) it is checked and nothing is copied.
+ */
+static int place_kernel(struct a64_vm *a, const struct guest_mem *gm, int fd, uint64_t size,
+			struct error *err)
+{
 	uint8_t hdr[A64_IMAGE_HDR_SIZE] = { 0 };
 	struct a64_image img;
 	int ret;
@@ -141,11 +154,13 @@ static int load_kernel(struct vm *vm, int fd, uint64_t size, struct error *err)
 		return ret;
 	a->kernel_addr = A64_DRAM_BASE + img.text_offset;
 	a->kernel_end = a->kernel_addr + img.image_size;
-	void *dst = gm_ptr(&vm->mem, a->kernel_addr, img.image_size);
-	if (!dst || a->kernel_end > vm->mem.regions[0].gpa + vm->mem.regions[0].size - A64_FDT_MAX)
+	if (!gm_contains(gm, a->kernel_addr, img.image_size) ||
+	    a->kernel_end > gm->regions[0].gpa + gm->regions[0].size - A64_FDT_MAX)
 		return error_set(err, -ENOMEM, "a kernel of %llu MiB does not fit in guest memory "
 				 "with its device tree", (unsigned long long)(img.image_size >> 20));
-	ret = pread_all(fd, dst, (size_t)size, 0);
+	if (!gm_is_mapped(gm))
+		return 0;
+	ret = pread_all(fd, gm_ptr(gm, a->kernel_addr, img.image_size), (size_t)size, 0);
 	if (ret < 0)
 		return error_set(err, ret, "reading the Image: %s", strerror(-ret));
 	if (img.page_size)
@@ -155,9 +170,9 @@ static int load_kernel(struct vm *vm, int fd, uint64_t size, struct error *err)
 }
 
 /* The initrd goes just below the device tree, page-aligned, above the kernel. */
-static int load_initrd(struct vm *vm, int fd, uint64_t size, struct error *err)
+static int place_initrd(struct a64_vm *a, const struct guest_mem *gm, int fd, uint64_t size,
+			struct error *err)
 {
-	struct a64_vm *a = vm->arch;
 	if (size == 0)
 		return error_set(err, -EINVAL, "initrd is empty");
 	if (size > a->fdt_addr - a->kernel_end ||
@@ -166,13 +181,43 @@ static int load_initrd(struct vm *vm, int fd, uint64_t size, struct error *err)
 				 "beside the kernel", (unsigned long long)(size >> 20));
 	a->initrd_addr = ALIGN_DOWN(a->fdt_addr - size, 4096ULL);
 	a->initrd_size = size;
-	void *dst = gm_ptr(&vm->mem, a->initrd_addr, size);
-	if (!dst)
+	if (!gm_contains(gm, a->initrd_addr, size))
 		return error_set(err, -ENOMEM, "the initrd does not fit in guest memory");
-	int ret = pread_all(fd, dst, (size_t)size, 0);
+	if (!gm_is_mapped(gm))
+		return 0;
+	int ret = pread_all(fd, gm_ptr(gm, a->initrd_addr, size), (size_t)size, 0);
 	if (ret < 0)
 		return error_set(err, ret, "reading initrd: %s", strerror(-ret));
 	return 0;
+}
+
+static int load_kernel(struct vm *vm, int fd, uint64_t size, struct error *err)
+{
+	return place_kernel(vm->arch, &vm->mem, fd, size, err);
+}
+
+static int load_initrd(struct vm *vm, int fd, uint64_t size, struct error *err)
+{
+	return place_initrd(vm->arch, &vm->mem, fd, size, err);
+}
+
+int arch_check_boot(const struct gm_region *layout, unsigned int nr,
+		    const struct vm_boot_files *files, bool *initrd_at_fault, struct error *err)
+{
+	struct a64_vm a = { 0 };
+	struct guest_mem gm;
+	int ret;
+
+	gm_init_layout(&gm, layout, nr);
+	*initrd_at_fault = false;
+	if ((ret = place_fdt(&a, &gm, err)) < 0)
+		return ret;
+	if ((ret = place_kernel(&a, &gm, files->kernel_fd, files->kernel_size, err)) < 0)
+		return ret;
+	*initrd_at_fault = true;
+	if (files->initrd_fd >= 0)
+		ret = place_initrd(&a, &gm, files->initrd_fd, files->initrd_size, err);
+	return ret;
 }
 
 static int write_fdt(struct vm *vm, struct a64_vm *a, struct error *err)
@@ -220,11 +265,8 @@ int arch_load_boot(struct vm *vm, const struct boot_source *boot, struct error *
 		return error_set(err, -E2BIG, "boot-source.boot_args: the kernel command line is "
 				 "%zu bytes; arm64 Linux reads at most %d", vm->cmdline.len,
 				 A64_CMDLINE_MAX - 1);
-	/* The device tree takes the last 2 MiB-aligned 2 MiB of RAM, as the boot protocol allows. */
-	a->fdt_addr = ALIGN_DOWN(vm->mem.regions[0].gpa + vm->mem.regions[0].size - A64_FDT_MAX,
-				 A64_FDT_MAX);
-	if (vm->mem.regions[0].size < 2 * A64_FDT_MAX)
-		return error_set(err, -ENOMEM, "machine-config.mem_size_mib: too small for a kernel");
+	if ((ret = place_fdt(a, &vm->mem, err)) < 0)
+		return ret;
 
 	if ((ret = vm_load_boot_files(vm, boot, load_kernel, load_initrd, err)) < 0)
 		return ret;

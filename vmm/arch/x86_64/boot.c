@@ -64,7 +64,9 @@ int x86_initrd_load(int fd, struct guest_mem *gm, const struct x86_kernel *k,
 	if (addr < k->end || !gm_contains(gm, addr, (uint64_t)size))
 		return error_set(err, -ENOMEM, "a %llu MiB initrd does not fit in guest memory "
 				 "above the kernel", (unsigned long long)size >> 20);
-	int ret = pread_all(fd, gm_ptr(gm, addr, (uint64_t)size), (size_t)size, 0);
+	/* A layout without memory (gm_init_layout): checked, nothing to copy. */
+	int ret = gm_is_mapped(gm) ? pread_all(fd, gm_ptr(gm, addr, (uint64_t)size), (size_t)size, 0)
+				   : 0;
 	if (ret < 0)
 		return error_set(err, ret, "reading initrd: %s", strerror(-ret));
 	out->addr = addr;

@@ -74,7 +74,9 @@ int x86_bzimage_load(int fd, uint64_t file_size, struct guest_mem *gm, struct x8
 				 "guest memory has", (unsigned long long)(span >> 20),
 				 (unsigned long long)load);
 
-	ret = pread_all(fd, gm_ptr(gm, load, payload), payload, (off_t)setup_size);
+	/* A layout without memory (gm_init_layout): checked, nothing to copy. */
+	ret = gm_is_mapped(gm) ? pread_all(fd, gm_ptr(gm, load, payload), payload,
+					   (off_t)setup_size) : 0;
 	if (ret < 0)
 		return error_set(err, ret, "reading bzImage payload: %s", strerror(-ret));
 

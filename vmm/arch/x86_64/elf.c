@@ -116,7 +116,8 @@ int x86_elf_load(int fd, uint64_t file_size, struct guest_mem *gm, struct x86_ke
 	if (hi == 0)
 		return error_set(err, -EINVAL, "ELF file has no loadable segment");
 
-	for (unsigned int i = 0; i < eh.e_phnum; i++) {
+	/* A layout without memory (gm_init_layout): checked, nothing to copy. */
+	for (unsigned int i = 0; i < eh.e_phnum && gm_is_mapped(gm); i++) {
 		const Elf64_Phdr *p = &ph[i];
 		if (p->p_type != PT_LOAD || p->p_memsz == 0)
 			continue;

@@ -239,6 +239,24 @@ static int load_initrd(struct vm *vm, int fd, uint64_t size, struct error *err)
 	return x86_initrd_load(fd, &vm->mem, &x->kernel, &x->initrd, err);
 }
 
+int arch_check_boot(const struct gm_region *layout, unsigned int nr,
+		    const struct vm_boot_files *files, bool *initrd_at_fault, struct error *err)
+{
+	struct guest_mem gm;
+	struct x86_kernel k;
+	struct x86_initrd rd;
+	int ret;
+
+	gm_init_layout(&gm, layout, nr);
+	*initrd_at_fault = false;
+	if ((ret = x86_kernel_load(files->kernel_fd, &gm, &k, err)) < 0)
+		return ret;
+	*initrd_at_fault = true;
+	if (files->initrd_fd >= 0)
+		ret = x86_initrd_load(files->initrd_fd, &gm, &k, &rd, err);
+	return ret;
+}
+
 int arch_load_boot(struct vm *vm, const struct boot_source *boot, struct error *err)
 {
 	struct x86_vm *x = vm->arch;

@@ -286,29 +286,18 @@ static const struct virtio_dev_ops blk_ops = {
 	.destroy = blk_destroy,
 };
 
-static const char *image_error(int e)
-{
-	switch (e) {
-	case -EROFS: return "the file is read-only; set is_read_only to true to use it";
-	case -EISDIR: return "is a directory, not a raw image file";
-	case -EINVAL: return "not a regular file";
-	default: return strerror(-e);
-	}
-}
-
-int virtio_blk_create(const struct drive_config *d, unsigned int index,
+int virtio_blk_create(const struct drive_config *d, unsigned int index, int fd, uint64_t size,
 		      const struct guest_mem *mem, struct blk_stats *stats,
 		      struct virtio_dev **out, struct error *err)
 {
 	char label[48];
-	uint64_t size = 0;
 	uint64_t features = (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_F_INDIRECT_DESC);
 	int ret;
 
-	int fd = backend_open_image(d->path_on_host, d->is_read_only, &size);
-	if (fd < 0)
-		return error_set(err, fd, "drives[%u].path_on_host: %s: %s", index,
-				 d->path_on_host, image_error(fd));
+	snprintf(label, sizeof(label), "drives[%u].path_on_host", index);
+	if (fd < 0 && (fd = backend_open_image(label, d->path_on_host, d->is_read_only, &size,
+					       err)) < 0)
+		return fd;
 	if (size % VIRTIO_BLK_SECTOR)
 		log_warn("drives[%u].path_on_host: %s: %llu bytes is not a multiple of %d; the "
 			 "last %llu bytes are not used", index, d->path_on_host,

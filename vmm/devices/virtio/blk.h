@@ -34,10 +34,12 @@ struct blk_stats {
 };
 
 /*
- * Create a block device for drive `index` of the configuration: opens the image (errors
- * name "drives[index].path_on_host"), sizes it, and starts its engine.
+ * Create a block device for drive `index` of the configuration on its image: `fd` of
+ * `size` bytes from backend_open_image (the device owns it from here, even on error),
+ * or -1 to open the image now (errors name "drives[index].path_on_host"). Starts its
+ * engine.
  */
-int virtio_blk_create(const struct drive_config *d, unsigned int index,
+int virtio_blk_create(const struct drive_config *d, unsigned int index, int fd, uint64_t size,
 		      const struct guest_mem *mem, struct blk_stats *stats,
 		      struct virtio_dev **out, struct error *err) MUST_CHECK;
 /* Capacity in 512-byte sectors (for logs and tests). */

@@ -2,8 +2,11 @@
 #include "devices.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "backends/backend.h"
+#include "io.h"
 #include "metrics.h"
 #include "vm.h"
 
@@ -23,8 +26,47 @@ static int add_drive(struct virtio_devices *d, struct vm *vm, const struct vm_co
 		     unsigned int i, struct error *err)
 {
 	struct virtio_dev *dev;
-	int ret = virtio_blk_create(&cfg->drives[i], i, &vm->mem, &d->blk_stats, &dev, err);
+	int fd = -1;
+	uint64_t size = 0;
+
+	if (i < d->nr_drive_fds) {
+		fd = d->drive_fds[i];
+		size = d->drive_sizes[i];
+		d->drive_fds[i] = -1;	/* the device owns it now */
+	}
+	int ret = virtio_blk_create(&cfg->drives[i], i, fd, size, &vm->mem, &d->blk_stats, &dev,
+				    err);
 	return ret < 0 ? ret : add(d, dev, err);
+}
+
+static void close_drive_fds(struct virtio_devices *d)
+{
+	for (unsigned int i = 0; i < d->nr_drive_fds; i++) {
+		close_quietly(d->drive_fds[i]);
+		d->drive_fds[i] = -1;
+	}
+	d->nr_drive_fds = 0;
+}
+
+int virtio_devices_open(struct virtio_devices *d, const struct vm_config *cfg,
+			struct error *err)
+{
+	char key[48];
+
+	memset(d, 0, sizeof(*d));
+	for (unsigned int i = 0; i < cfg->nr_drives; i++) {
+		const struct drive_config *dc = &cfg->drives[i];
+		snprintf(key, sizeof(key), "drives[%u].path_on_host", i);
+		int fd = backend_open_image(key, dc->path_on_host, dc->is_read_only,
+					    &d->drive_sizes[i], err);
+		if (fd < 0) {
+			close_drive_fds(d);
+			return fd;
+		}
+		d->drive_fds[i] = fd;
+		d->nr_drive_fds = i + 1;
+	}
+	return 0;
 }
 
 static int register_metrics(struct virtio_devices *d, struct metrics *m)
@@ -52,7 +94,6 @@ int virtio_devices_create(struct virtio_devices *d, struct vm *vm, const struct 
 {
 	int root = -1, ret;
 
-	memset(d, 0, sizeof(*d));
 	for (unsigned int i = 0; i < cfg->nr_drives; i++)
 		if (cfg->drives[i].is_root_device)
 			root = (int)i;
@@ -109,4 +150,5 @@ void virtio_devices_destroy(struct virtio_devices *d)
 		d->devs[i] = NULL;
 	}
 	d->nr = 0;
+	close_drive_fds(d);
 }

@@ -21,10 +21,23 @@ struct virtio_devices {
 	struct blk_stats blk_stats;
 	struct rng_stats rng_stats;
 	atomic_ulong needs_reset_count;
+	/* Drive images from virtio_devices_open, -1 once a device owns its fd. */
+	int drive_fds[CONFIG_MAX_DRIVES];
+	uint64_t drive_sizes[CONFIG_MAX_DRIVES];
+	unsigned int nr_drive_fds;
 };
 
 /*
- * Open every drive and create every device (the root drive first, so that it is
+ * Before any guest memory exists: open every drive's image (regular files only; a
+ * writable drive must be writable), so that a bad drive is refused before the VM is
+ * built. Starts d afresh. Errors name "drives[i].path_on_host".
+ */
+int virtio_devices_open(struct virtio_devices *d, const struct vm_config *cfg,
+			struct error *err) MUST_CHECK;
+
+/*
+ * Create every device on the images virtio_devices_open opened (it must have run first;
+ * without it the images are opened here) (the root drive first, so that it is
  * /dev/vda; then the other drives in config order; then virtio-rng), register their
  * metrics, and append root= and rw/ro for a root drive. Errors are configuration
  * errors naming the key ("drives[1].path_on_host: ...").

@@ -218,8 +218,9 @@ static void write_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
 		t->queue_sel = v;
 		return;
 	case VIRTIO_MMIO_QUEUE_NUM:
-		if ((q = queue_for_write(t)))
-			q->size = v > UINT16_MAX ? 0 : (uint16_t)v;	/* checked when enabled */
+		/* Only a valid size is ever taken: the rings are indexed with it. */
+		if ((q = queue_for_write(t)) && virtq_set_size(q, v) < 0)
+			mmio_needs_reset(dev, "QueueNum is not a power of 2 within QueueNumMax");
 		return;
 	case VIRTIO_MMIO_QUEUE_READY:
 		write_queue_ready(t, v);

@@ -43,12 +43,32 @@ static int fail(struct virtq *q, const char *why)
 	return -EPROTO;
 }
 
+static bool valid_size(const struct virtq *q, uint32_t n)
+{
+	return n != 0 && n <= q->max && (n & (n - 1)) == 0;
+}
+
+int virtq_set_size(struct virtq *q, uint32_t num)
+{
+	if (q->ready) {
+		q->error = "queue size written while the queue is ready";
+		return -EINVAL;
+	}
+	if (!valid_size(q, num)) {
+		q->error = "queue size is not a power of 2 within the maximum";
+		return -EINVAL;
+	}
+	q->size = (uint16_t)num;
+	return 0;
+}
+
 int virtq_enable(struct virtq *q, bool event_idx, bool indirect)
 {
 	uint16_t n = q->size;
 
 	q->error = NULL;
-	if (n == 0 || n > q->max || (n & (n - 1)))
+	/* Holds by construction (virtq_set_size); checked again where the rings are mapped. */
+	if (!valid_size(q, n))
 		q->error = "queue size is not a power of 2 within the maximum";
 	else if (!IS_ALIGNED(q->desc_gpa, 16) || !IS_ALIGNED(q->avail_gpa, 2) ||
 		 !IS_ALIGNED(q->used_gpa, 4))
@@ -209,6 +229,8 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 {
+	if (!q->ready)
+		return;
 	volatile uint32_t *elem = (volatile uint32_t *)(q->used + USED_RING_OFF +
 							  8u * (q->used_idx & (q->size - 1)));
 	elem[0] = head;
@@ -222,7 +244,7 @@ bool virtq_should_signal(struct virtq *q)
 {
 	uint16_t old = q->signalled_used, now = q->used_idx;
 
-	if (old == now)
+	if (!q->ready || old == now)
 		return false;
 	q->signalled_used = now;
 	/* The used index must be visible before the driver's suppression state is read. */

@@ -40,7 +40,11 @@ struct virtq_chain {
 };
 
 struct virtq {
-	/* Set by the driver through the transport. */
+	/*
+	 * Set by the driver through the transport. `size` only ever holds a valid size (a
+	 * power of 2, 1..max): virtq_reset sets max, virtq_set_size refuses anything else,
+	 * so the ring code can index with size - 1 whatever the driver wrote.
+	 */
 	uint16_t size;
 	bool ready;
 	uint64_t desc_gpa, avail_gpa, used_gpa;
@@ -70,6 +74,12 @@ void virtq_init(struct virtq *q, const struct guest_mem *mem, uint16_t max);
 /* Back to the state after device reset: not ready, size = max, addresses 0. */
 void virtq_reset(struct virtq *q);
 /*
+ * The driver wrote QueueNum: `num` becomes the size when it is a power of 2 within 1..max
+ * and the queue is not ready; otherwise the size is unchanged and -EINVAL returned, with
+ * q->error set (the transport then asks for a reset).
+ */
+int virtq_set_size(struct virtq *q, uint32_t num) MUST_CHECK;
+/*
  * The driver set QueueReady: check the size (a power of 2, 1..max) and that each ring
  * lies in guest RAM, aligned as the spec requires. 0, or -EINVAL with q->error set.
  */
@@ -80,11 +90,15 @@ int virtq_enable(struct virtq *q, bool event_idx, bool indirect) MUST_CHECK;
  * for a protocol violation (q->error says which; the device must stop using the queue).
  */
 int virtq_pop(struct virtq *q, struct virtq_chain *c) MUST_CHECK;
-/* Give chain `head` back with `len` bytes written into its writable buffers. */
+/*
+ * Give chain `head` back with `len` bytes written into its writable buffers. On a queue
+ * that is not ready (reset or disabled since the chain was taken) it does nothing.
+ */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len);
 /*
  * Whether the driver wants an interrupt for what was pushed since the last call
- * (VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX).
+ * (VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX); false on a queue that is
+ * not ready.
  */
 bool virtq_should_signal(struct virtq *q);
 
