@@ -272,16 +272,21 @@ $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(FUZZ_A64_OBJS) $(LIBVMM) $(LIBJ
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(VMM_LIBS) $(JAILER_LIBS) $(LDLIBS)
 
-# The README's test command: dependencies, a normal, a sanitizer and (on x86-64 hosts) an
-# arm64 cross build, then every suite: unit, integration, Linux end to end, arm64.
-test: check-deps
+# The README's test command: every dependency (one apt-get run), then a normal, a
+# sanitizer, a fuzzing (clang) and, on x86-64 hosts, an arm64 cross build, then every
+# suite: unit, integration, Linux end to end, arm64, and each fuzz target for
+# TEST_FUZZ_SECONDS.
+TEST_DEPS := fuzz $(if $(filter x86_64,$(HOST_ARCH)),arm64)
+TEST_FUZZ_SECONDS ?= 10
+test:
+	$(Q)tools/deps.sh ensure $(TEST_DEPS)
 	$(Q)$(MAKE) --no-print-directory test-bins
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 test-bins
+	$(Q)$(MAKE) --no-print-directory SANITIZE=fuzz CC=$(FUZZ_CC) fuzz-bins
 ifeq ($(HOST_ARCH),x86_64)
-	$(Q)tools/deps.sh ensure arm64
 	$(Q)$(MAKE) --no-print-directory ARCH=aarch64 test-bins
 endif
-	$(Q)tests/run.sh $(BUILD) build/asan
+	$(Q)FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) tests/run.sh $(BUILD) build/asan
 
 # Like test, these install what is missing first, then build in a second make.
 bench: check-deps

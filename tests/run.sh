@@ -89,6 +89,10 @@ run_suite() {
 	[ "$rc" -eq 0 ] || failed_suites+=("$label")
 }
 
+# Each libFuzzer target (built by `make test` into build/fuzz) for FUZZ_SECONDS from its
+# seed corpus; any finding fails.
+[ -d build/fuzz/tests/fuzz ] && run_suite fuzz "$here/fuzz/run.sh" build/fuzz "${FUZZ_SECONDS:-10}"
+
 # Linux guests end to end (in the lab where this host's KVM cannot run them).
 [ -x "$here/e2e/run.sh" ] && run_suite e2e "$here/e2e/run.sh" "$build"
 [ -x "$here/e2e/arm64.sh" ] && [ -x build/aarch64/kiln ] &&

@@ -33,16 +33,22 @@ ARM64_SYSROOT=${ARM64_SYSROOT:-${KILN_CACHE:-$HOME/.cache/kiln}/sysroot-aarch64}
 CI_PKGS="debootstrap git"
 # Fuzzing (`make fuzz`): clang and its runtime libraries (libFuzzer, ASan, UBSan).
 FUZZ_PKGS="clang libclang-rt-14-dev"
-groups=${2:-}
-case "$groups" in '' | arm64 | ci | fuzz) ;; *) echo "usage: $0 ensure|install|list [arm64|ci|fuzz]" >&2; exit 2 ;; esac
+# Several groups may be named at once (one apt-get run installs them all).
+shift_groups() { shift; echo "$*"; }
+groups=$(shift_groups "$@")
+for g in $groups; do
+	case "$g" in arm64 | ci | fuzz) ;; *) echo "usage: $0 ensure|install|list [arm64] [fuzz] [ci]" >&2; exit 2 ;; esac
+done
+has() { case " $groups " in *" $1 "*) return 0 ;; esac; return 1; }
 
 all_pkgs() {
-	case "$groups" in
-	ci) echo $CI_PKGS ;;
-	arm64) echo $BUILD_PKGS $TEST_PKGS $ARM64_PKGS ;;
-	fuzz) echo $BUILD_PKGS $TEST_PKGS $FUZZ_PKGS ;;
-	*) echo $BUILD_PKGS $TEST_PKGS ;;
-	esac
+	# The ci group alone is only CI's host tools; any other set includes the defaults.
+	if [ "$groups" = ci ]; then echo $CI_PKGS; return 0; fi
+	echo $BUILD_PKGS $TEST_PKGS
+	has arm64 && echo $ARM64_PKGS
+	has fuzz && echo $FUZZ_PKGS
+	has ci && echo $CI_PKGS
+	return 0
 }
 
 # The arm64 packages that live in $ARM64_SYSROOT: fetched once, unpacked there.
@@ -85,10 +91,10 @@ mode=${1:-ensure}
 case "$mode" in
 list) echo $BUILD_PKGS $TEST_PKGS $ARM64_PKGS $ARM64_SYSROOT_PKGS $CI_PKGS $FUZZ_PKGS | tr ' ' '\n'; exit 0 ;;
 ensure|install) ;;
-*) echo "usage: $0 ensure|install|list [arm64|ci|fuzz]" >&2; exit 2 ;;
+*) echo "usage: $0 ensure|install|list [arm64] [fuzz] [ci]" >&2; exit 2 ;;
 esac
 
-if [ "$groups" = arm64 ] && [ "$(dpkg --print-architecture)" != arm64 ] &&
+if has arm64 && [ "$(dpkg --print-architecture)" != arm64 ] &&
 	! dpkg --print-foreign-architectures | grep -qx arm64; then
 	[ "$(id -u)" = 0 ] || { echo "deps: not root; run: sudo dpkg --add-architecture arm64" >&2; exit 1; }
 	echo "deps: adding the arm64 architecture (multiarch)"
@@ -98,7 +104,7 @@ fi
 need=$(missing)
 if [ -z "$need" ]; then
 	[ "$mode" = install ] && echo "deps: all $(all_pkgs | wc -w) packages already installed"
-	[ "$groups" = arm64 ] && arm64_sysroot && arm64_binfmt
+	has arm64 && arm64_sysroot && arm64_binfmt
 	exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
@@ -121,5 +127,5 @@ if ! apt-get install -y -q --no-install-recommends $need; then
 	apt-get update -q
 	apt-get install -y -q --no-install-recommends $need
 fi
-[ "$groups" = arm64 ] && arm64_sysroot && arm64_binfmt
+has arm64 && arm64_sysroot && arm64_binfmt
 exit 0

@@ -12,13 +12,13 @@ findings=$build/fuzz-findings
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/kiln-fuzz-XXXXXX") || exit 1
 trap 'rm -rf "$scratch"' EXIT INT TERM
 mkdir -p "$findings"
-failed=0
+failed=0 passed=0 bad=0
 for bin in "$build"/tests/fuzz/fuzz_*; do
 	[ -x "$bin" ] || continue
 	case "$bin" in *.o | *.d) continue ;; esac
 	name=${bin##*/fuzz_}
 	seeds=$here/corpus/$name
-	[ -d "$seeds" ] || { echo "fuzz: $name: no seed corpus in $seeds" >&2; failed=1; continue; }
+	[ -d "$seeds" ] || { echo "fuzz: $name: no seed corpus in $seeds" >&2; failed=1 bad=$((bad + 1)); continue; }
 	mkdir -p "$scratch/$name"
 	log=$scratch/$name.log
 	"$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
@@ -29,11 +29,14 @@ for bin in "$build"/tests/fuzz/fuzz_*; do
 	if [ "$rc" -eq 0 ]; then
 		printf 'fuzz: %-12s ok: %s executions in %ss, %s\n' "$name" "${execs:-?}" "$seconds" \
 			"${cov:-no coverage reported}"
+		passed=$((passed + 1))
 	else
-		failed=1
+		failed=1 bad=$((bad + 1))
 		printf 'fuzz: %-12s FAILED (exit %s) after %s executions; findings in %s\n' "$name" \
 			"$rc" "${execs:-?}" "$findings" >&2
 		tail -n 40 "$log" >&2
 	fi
 done
+[ $((passed + bad)) -gt 0 ] || { echo "fuzz: no targets built in $build/tests/fuzz" >&2; bad=1 failed=1; }
+echo "fuzz: $passed passed, $bad failed"
 exit "$failed"
