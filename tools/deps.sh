@@ -15,6 +15,9 @@ libseccomp-dev liburing-dev libfdt-dev"
 # Tests, benchmarks and the demo: unit tests, guest images, the lab, console tests.
 TEST_PKGS="libcriterion-dev tmux strace busybox-static cpio e2fsprogs xz-utils zstd
 qemu-system-x86 kmod binutils acpica-tools"
+# The systemd suite (tests/e2e/systemd.sh): Debian's systemd, booted as PID 1 in the lab.
+SYSTEMD_PKGS="systemd"
+TEST_PKGS="$TEST_PKGS $SYSTEMD_PKGS"
 
 # ARM64 (only when asked for): the cross toolchain, its pkg-config (pkgconf:arm64 brings
 # aarch64-linux-gnu-pkg-config), arm64 -dev packages (multiarch), the emulators. libfdt-dev
