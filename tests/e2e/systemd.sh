@@ -63,7 +63,8 @@ fail() { echo "  FAILED: $*"; exit 1; }
 # The guest prints this line when its /init runs the command: "the guest booted".
 marker() { echo "kiln-systemd-up-$1"; }
 
-# write_vm ID [VCPUS] [MEM_MIB] [GUEST_COMMAND]: /etc/kiln/ID.json and ID.env. The guest
+# write_vm ID [VCPUS] [MEM_MIB] [GUEST_COMMAND]: /etc/kiln/ID.json and ID.env (as in the
+# example: a --cgroup setting, without which the jailer makes no VM cgroup). The guest
 # prints its marker, runs the command and then idles (kiln.exit=hang) until stopped.
 write_vm() {
 	local id=$1 vcpus=${2:-1} mem=${3:-128} cmd="echo $(marker "$1")${4:+; $4}"
@@ -80,7 +81,7 @@ JSON
 	cat >"/etc/kiln/$id.env" <<ENV
 KILN_UID=10001
 KILN_GID=10001
-KILN_JAILER_ARGS=--bind /srv/kiln/images/vmlinux:/vmlinux --bind /srv/kiln/images/initrd.img:/initrd.img
+KILN_JAILER_ARGS=--bind /srv/kiln/images/vmlinux:/vmlinux --bind /srv/kiln/images/initrd.img:/initrd.img --cgroup memory.max=512M
 ENV
 }
 
