@@ -8,7 +8,7 @@
 # The suite always runs in the lab: it installs into /usr/local, writes /etc/kiln and
 # /etc/systemd/system and starts units, which the lab's overlay throws away. --here runs
 # the cases where this shell is: only for a disposable machine with systemd as PID 1 and a
-# /dev/kvm that boots Linux. SYSTEMD_E2E_UNITS (default 10) units boot at once in
+# /dev/kvm that boots Linux. SYSTEMD_E2E_UNITS (default 4)  units boot at once in
 # case_units_at_once. The last line is "systemd: N passed, N failed, N skipped".
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -316,7 +316,7 @@ case_start_limit_stops_a_crash_loop() {
 }
 
 case_units_at_once() {
-	local n=${SYSTEMD_E2E_UNITS:-10} ids=() i id units=() kp=()
+	local n=${SYSTEMD_E2E_UNITS:-4}  ids=() i id units=() kp=()
 	for i in $(seq "$n"); do ids+=("p$i"); units+=("kiln@p$i"); write_vm "p$i"; done
 	SCTL_TIMEOUT=300 sctl start "${units[@]}" || fail "systemctl start ${units[*]} failed"
 	for id in "${ids[@]}"; do
