@@ -97,6 +97,9 @@ dropin() {
 booted() {
 	local id=$1 n=${2:-1} end=$((SECONDS + 240)) inv
 	while [ "$SECONDS" -lt "$end" ]; do
+		# A unit that ended (its guest died) will not boot: no need to wait longer.
+		case "$(prop "$id" ActiveState)" in inactive | failed) sleep 1 ;; esac
+		case "$(prop "$id" ActiveState)" in inactive | failed) echo "  kiln@$id ended"; return 1 ;; esac
 		inv=$(prop "$id" InvocationID)
 		[ -n "$inv" ] && [ "$(jctl "_SYSTEMD_INVOCATION_ID=$inv" -o cat 2>/dev/null |
 			tr -d '\r' | grep -cx "$(marker "$id")")" -ge "$n" ] && return 0
