@@ -14,7 +14,8 @@ set -eu
 BUILD_PKGS="gcc make pkg-config libc6-dev libjansson-dev libcap-dev libcgroup-dev
 libseccomp-dev liburing-dev libfdt-dev"
 # Tests, benchmarks and the demo: unit tests, guest images, the lab, console tests, the
-# tests' process and network namespace tools (pgrep, ip netns) and systemd-analyze.
+# tests' process and network namespace tools (pgrep, ip netns), and Debian's systemd
+# (systemd-analyze; booted as PID 1 in the lab by tests/e2e/systemd.sh).
 TEST_PKGS="libcriterion-dev tmux strace busybox-static cpio e2fsprogs xz-utils zstd
 qemu-system-x86 kmod binutils acpica-tools procps iproute2 systemd"
 
