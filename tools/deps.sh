@@ -116,7 +116,15 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 # An index that was never fetched, or not for days, may name versions the archive has
 # dropped (or lack a source added since): fetch it first then.
-if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mtime -1 2>/dev/null | head -n 1)" ]; then
+# index_missing: the first package list apt's sources call for that it has not fetched.
+index_missing() {
+	apt-get indextargets --format '$(FILENAME)' 'Created-By: Packages' 2>/dev/null | while read -r f; do
+		set -- "${f%_Packages*}_Packages"*
+		[ -e "$1" ] || { echo "$f"; break; }
+	done
+}
+if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mtime -1 2>/dev/null | head -n 1)" ] ||
+	[ -n "$(index_missing)" ]; then
 	echo "deps: updating apt's package index (apt-get update)"
 	apt-get update -q
 fi
