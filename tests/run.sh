@@ -50,7 +50,7 @@ done
 integ_in=()
 if ! { [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null; }; then
 	echo "== integration: this host has no usable /dev/kvm; the integration suites run in the lab"
-	integ_in=("$here/../tools/lab/run" --retry 2 --timeout 1500 --)
+	integ_in=("$here/../tools/lab/run" --retry 2 --timeout 1500 --mem 4096 --)
 fi
 for b in "$build" $asan; do
 	[ -x "$build/tests/integ/integ" ] || break
