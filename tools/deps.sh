@@ -74,6 +74,8 @@ arm64_binfmt() {
 	[ "$(id -u)" = 0 ] || { echo "deps: not root; cannot register qemu-aarch64 with binfmt_misc" >&2; return 0; }
 	[ -e /proc/sys/fs/binfmt_misc/register ] ||
 		mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
+	# The entry is the kernel's, not the mount's: a fresh /proc may show one made earlier.
+	[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] && return 0
 	if grep -v '^#' "$conf" > /proc/sys/fs/binfmt_misc/register 2>/dev/null; then
 		echo "deps: registered qemu-aarch64 with binfmt_misc"
 	else
