@@ -118,11 +118,11 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 # An index that was never fetched, or not for days, may name versions the archive has
 # dropped (or lack a source added since): fetch it first then.
-# index_missing: the first package list apt's sources call for that it has not fetched.
+# index_missing: the first source apt is configured for whose release file it has never
+# fetched (`update --print-uris` names each one and the file it would become).
 index_missing() {
-	apt-get indextargets --format '$(FILENAME)' 'Created-By: Packages' 2>/dev/null | while read -r f; do
-		set -- "${f%_Packages*}_Packages"*
-		[ -e "$1" ] || { echo "$f"; break; }
+	apt-get update --print-uris 2>/dev/null | awk '$2 ~ /_InRelease$/ { print $2 }' | while read -r f; do
+		[ -e "/var/lib/apt/lists/$f" ] || { echo "$f"; break; }
 	done
 }
 if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mtime -1 2>/dev/null | head -n 1)" ] ||
