@@ -19,6 +19,7 @@
 #include "devices.h"
 #include "fmt.h"
 #include "log.h"
+#include "memlimit.h"
 #include "netns.h"
 #include "privs.h"
 #include "process.h"
@@ -174,6 +175,15 @@ static NORETURN void build_and_exec(struct jail_run *r, int ready_fd)
 	/* B4. Join the jail cgroup(s) made by the parent; then, if asked, a cgroup namespace
 	 * rooted there so the VMM sees "/" as its cgroup. */
 	CHECK(cg_attach_self(&r->plan, &err));
+	/* The VMM will have no /sys to read its memory limit from: read it here, where the
+	 * cgroup path is still the host's, and pass it on (see B11). */
+	struct mem_limit lim;
+	char mem_limit[24] = "";
+	if (mem_limit_read("/", &lim) == 0 && lim.from_cgroup) {
+		snprintf(mem_limit, sizeof(mem_limit), "%" PRIu64, lim.bytes);
+		log_debug("memory limit for the VMM: %" PRIu64 " bytes (%s)", lim.bytes,
+			  lim.source);
+	}
 	if ((cfg->new_ns & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
 		CHECK(jail_fail_errno(&err, JAIL_EXIT_MOUNT, errno, "unshare(cgroup namespace)"));
 
@@ -235,7 +245,7 @@ static NORETURN void build_and_exec(struct jail_run *r, int ready_fd)
 
 	/* B11. Exec the VMM with Firecracker's leading arguments, then the user's. */
 	char exe[NAME_MAX + 2], t0[24], t1[24], t2[24];
-	char **argv = calloc((size_t)cfg->vmm_argc + 10, sizeof(*argv));
+	char **argv = calloc((size_t)cfg->vmm_argc + 12, sizeof(*argv));
 	if (!argv)
 		CHECK(jail_fail(&err, JAIL_EXIT_EXEC, "out of memory"));
 	snprintf(exe, sizeof(exe), "/%s", cfg->exec_name);
@@ -253,6 +263,10 @@ static NORETURN void build_and_exec(struct jail_run *r, int ready_fd)
 	argv[a++] = t1;
 	argv[a++] = "--parent-cpu-time-us";
 	argv[a++] = t2;
+	if (mem_limit[0]) {
+		argv[a++] = "--mem-limit-bytes";
+		argv[a++] = mem_limit;
+	}
 	for (int i = 0; i < cfg->vmm_argc; i++)
 		argv[a++] = cfg->vmm_argv[i];
 	argv[a] = NULL;

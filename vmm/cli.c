@@ -28,6 +28,8 @@ const char cli_usage[] =
 "  --no-seccomp              run without seccomp filters: for debugging only\n"
 "  --allow-mem-overcommit    start a guest whose memory exceeds the memory limit\n"
 "                            kiln runs under (its cgroup's, else the host's)\n"
+"  --mem-limit-bytes N       the memory limit of the jail's cgroup, passed on by the\n"
+"                            jailer (a jail has no /sys to read it from)\n"
 "  --no-api                  accepted for compatibility: kiln has no API server yet\n"
 "  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N\n"
 "                            start-up timing passed on by the jailer\n"
@@ -53,7 +55,8 @@ bool cli_valid_id(const char *id)
 
 enum opt { O_CONFIG, O_ID, O_LOG_PATH, O_LEVEL, O_SHOW_LEVEL, O_SHOW_ORIGIN, O_METRICS,
 	   O_BOOT_TIMER, O_NO_API, O_API_SOCK, O_START_US, O_START_CPU_US, O_PARENT_CPU_US,
-	   O_VERSION, O_HELP, O_SECCOMP_FILTER, O_NO_SECCOMP, O_MEM_OVERCOMMIT };
+	   O_VERSION, O_HELP, O_SECCOMP_FILTER, O_NO_SECCOMP, O_MEM_OVERCOMMIT,
+	   O_MEM_LIMIT };
 
 static const struct { const char *name; enum opt opt; bool arg; } opts[] = {
 	{ "config-file", O_CONFIG, true }, { "id", O_ID, true },
@@ -66,6 +69,7 @@ static const struct { const char *name; enum opt opt; bool arg; } opts[] = {
 	{ "help", O_HELP, false }, { "seccomp-filter", O_SECCOMP_FILTER, true },
 	{ "no-seccomp", O_NO_SECCOMP, false },
 	{ "allow-mem-overcommit", O_MEM_OVERCOMMIT, false },
+	{ "mem-limit-bytes", O_MEM_LIMIT, true },
 };
 
 static int number(const char *flag, const char *v, uint64_t *out, struct error *err)
@@ -132,6 +136,12 @@ int cli_parse(int argc, char **argv, struct cli *cli, struct error *err)
 		case O_SECCOMP_FILTER: cli->seccomp_filter = val; break;
 		case O_NO_SECCOMP: cli->no_seccomp = true; break;
 		case O_MEM_OVERCOMMIT: cli->allow_mem_overcommit = true; break;
+		case O_MEM_LIMIT:
+			if (number(name, val, &cli->mem_limit_bytes, err) < 0)
+				return err->code;
+			if (cli->mem_limit_bytes == 0)
+				return error_set(err, -EINVAL, "--%s: must not be 0", name);
+			break;
 		case O_START_US:
 			cli->has_start_time = true;
 			if (number(name, val, &cli->start_time_us, err) < 0)

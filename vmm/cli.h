@@ -26,6 +26,7 @@ struct cli {
 	const char *seccomp_filter;	/* a compiled-filter file instead of the built-in one */
 	bool no_seccomp;
 	bool allow_mem_overcommit;	/* skip the memory admission check */
+	uint64_t mem_limit_bytes;	/* from the jailer: its cgroup's limit; 0 when not given */
 };
 
 #define CLI_DEFAULT_ID "anonymous-instance"

@@ -219,15 +219,23 @@ static int restrict_main_thread(void *opaque)
 
 /*
  * Memory admission: the guest must fit under the limit kiln runs in (its cgroup's
- * memory.max or memory.limit_in_bytes, else the host's memory), unless the operator
- * asked for overcommit.
+ * memory.max or memory.limit_in_bytes, or the limit the jailer passed on with
+ * --mem-limit-bytes, else the host's memory), unless the operator asked for overcommit.
  */
 static int admit_memory(struct kiln *k, struct error *err)
 {
 	const struct machine_config *mc = &k->cfg.machine;
 	struct mem_limit lim;
 
-	if (mem_limit_host(&lim) < 0) {
+	int found = mem_limit_host(&lim);
+
+	/* In a jail there is no /sys: the jailer read the cgroup's limit and passed it on. */
+	if (k->cli.mem_limit_bytes && (found < 0 || k->cli.mem_limit_bytes < lim.bytes)) {
+		lim.bytes = k->cli.mem_limit_bytes;
+		snprintf(lim.source, sizeof(lim.source), "the jail's cgroup, as the jailer read it");
+		found = 0;
+	}
+	if (found < 0) {
 		log_warn("machine-config.mem_size_mib: no memory limit found (no cgroup, "
 			 "/proc/meminfo or sysinfo); %llu MiB admitted unchecked",
 			 (unsigned long long)mc->mem_size_mib);

@@ -253,3 +253,40 @@ Test(jailer_kiln, vcpu_threads_are_named_in_the_jail)
 		cr_skip_test("vCPU threads are not named in the jail (vmm/vcpu.c names them "
 			     "through /proc, which the jail lacks)");
 }
+
+/*
+ * The jail has no /sys, so kiln cannot read its cgroup's memory.max: the jailer reads it
+ * and passes it on. A guest larger than the jail's limit is refused with an error naming
+ * machine-config.mem_size_mib (not OOM-killed later); one that fits boots.
+ */
+Test(jailer_kiln, a_guest_larger_than_the_jails_memory_limit_is_refused)
+{
+	char controllers[256] = "";
+	if (jt_read("/sys/fs/cgroup/cgroup.controllers", controllers, sizeof(controllers)) <= 0 ||
+	    !strstr(controllers, "memory"))
+		cr_skip_test("no cgroup v2 memory controller here");
+
+	const char *argv[24], *base[20];
+	jailer_argv(base, "hello");
+	size_t n = 0;
+	while (strcmp(base[n], "--") != 0)
+		argv[n] = base[n], n++;
+	size_t at = n;
+	argv[n++] = "--cgroup";
+	argv[n++] = "memory.max=50331648";	/* 48 MiB, below the guest's 64 */
+	for (size_t i = at; base[i]; i++)
+		argv[n++] = base[i];
+	argv[n] = NULL;
+	proc_run(argv, config("hello", 1), 30000, &r);
+	cr_assert_eq(r.status, 152, "status %d: %s", r.status, r.err);
+	cr_assert_not_null(strstr(r.err, "machine-config.mem_size_mib: 64 MiB does not fit under "
+				  "the 48 MiB kiln may use (the jail's cgroup, as the jailer "
+				  "read it)"), "%s", r.err);
+	cr_assert(jt_dir_empty(t.base), "jail left behind");
+
+	argv[at + 1] = "memory.max=268435456";	/* 256 MiB: the 64 MiB guest fits */
+	proc_run(argv, config("hello", 1), 30000, &r);
+	cr_assert_eq(r.status, 0, "status %d: %s", r.status, r.err);
+	cr_assert_str_eq(r.out, "Hello from a kiln test guest!\n");
+	cr_assert(jt_dir_empty(t.base), "jail left behind");
+}

@@ -146,6 +146,21 @@ Test(cli, allow_mem_overcommit)
 		     "--allow-mem-overcommit takes no value");
 }
 
+Test(cli, mem_limit_bytes_from_the_jailer)
+{
+	cr_assert_eq(PARSE("--config-file", "/c"), 0, "%s", err.msg);
+	cr_assert_eq(cli.mem_limit_bytes, 0, "no limit unless one is passed");
+	cr_assert_eq(PARSE("--config-file", "/c", "--mem-limit-bytes", "536870912"), 0, "%s",
+		     err.msg);
+	cr_assert_eq(cli.mem_limit_bytes, 536870912);
+	expect_error(PARSE("--config-file", "/c", "--mem-limit-bytes", "0"), -EINVAL,
+		     "--mem-limit-bytes: must not be 0");
+	expect_error(PARSE("--config-file", "/c", "--mem-limit-bytes", "512M"), -EINVAL,
+		     "--mem-limit-bytes: \"512M\" is not a non-negative integer");
+	expect_error(PARSE("--config-file", "/c", "--mem-limit-bytes"), -EINVAL,
+		     "--mem-limit-bytes needs a value");
+}
+
 Test(cli, valid_id)
 {
 	char id65[66];

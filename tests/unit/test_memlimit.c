@@ -65,6 +65,7 @@ Test(memlimit, meminfo_alone)
 	cr_assert_eq(mem_limit_read(root, &lim), 0);
 	cr_assert_eq(lim.bytes, 8000000ULL * 1024);
 	cr_assert_str_eq(lim.source, "the host's MemTotal");
+	cr_assert_not(lim.from_cgroup, "MemTotal is the host's, not a cgroup's");
 }
 
 Test(memlimit, cgroup_v2_lowest_ancestor_wins)
@@ -81,6 +82,7 @@ Test(memlimit, cgroup_v2_lowest_ancestor_wins)
 	cr_assert_eq(mem_limit_read(root, &lim), 0);
 	cr_assert_eq(lim.bytes, GiB(1));
 	expect_source("sys/fs/cgroup/system.slice/kiln@vm1.service/memory.max");
+	cr_assert(lim.from_cgroup);
 }
 
 Test(memlimit, cgroup_v2_unlimited_falls_back_to_memtotal)
@@ -99,6 +101,7 @@ Test(memlimit, cgroup_limit_above_memtotal_is_no_limit)
 	put("sys/fs/cgroup/a/memory.max", "1099511627776\n");
 	cr_assert_eq(mem_limit_read(root, &lim), 0);
 	cr_assert_eq(lim.bytes, 8000000ULL * 1024);
+	cr_assert_not(lim.from_cgroup, "a cgroup limit above the host's memory is not the limit");
 }
 
 Test(memlimit, cgroup_v1_memory_controller)
@@ -113,6 +116,7 @@ Test(memlimit, cgroup_v1_memory_controller)
 	cr_assert_eq(mem_limit_read(root, &lim), 0);
 	cr_assert_eq(lim.bytes, MiB(512));
 	expect_source("sys/fs/cgroup/memory/jail/memory.limit_in_bytes");
+	cr_assert(lim.from_cgroup);
 }
 
 Test(memlimit, malformed_values_are_ignored)

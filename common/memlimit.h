@@ -10,6 +10,7 @@
 struct mem_limit {
 	uint64_t bytes;		/* the lowest limit found; UINT64_MAX when none was */
 	char source[PATH_MAX];	/* where it comes from, for messages */
+	bool from_cgroup;	/* the lowest is a cgroup's limit, not the host's memory */
 };
 
 /*

@@ -33,10 +33,11 @@ static ssize_t read_text(const char *path, char *buf, size_t size)
 	return n;
 }
 
-static void lower(struct mem_limit *lim, uint64_t bytes, const char *source)
+static void lower(struct mem_limit *lim, uint64_t bytes, const char *source, bool cgroup)
 {
 	if (bytes < lim->bytes) {
 		lim->bytes = bytes;
+		lim->from_cgroup = cgroup;
 		snprintf(lim->source, sizeof(lim->source), "%s", source);
 	}
 }
@@ -51,7 +52,7 @@ static void consider_file(struct mem_limit *lim, const char *path, uint64_t unli
 		return;
 	text[strcspn(text, "\n")] = '\0';
 	if (parse_u64(text, UINT64_MAX, &v) == 0 && v < unlimited)
-		lower(lim, v, path);
+		lower(lim, v, path, true);
 }
 
 /* The file `name` in the cgroup at `cg` (below `mount`) and in each of its ancestors. */
@@ -117,7 +118,7 @@ static void read_meminfo(struct mem_limit *lim, const char *root)
 		return;
 	const char *p = strstr(text, "MemTotal:");
 	if (p && sscanf(p, "MemTotal: %llu kB", &kib) == 1 && kib <= UINT64_MAX / 1024)
-		lower(lim, (uint64_t)kib * 1024, "the host's MemTotal");
+		lower(lim, (uint64_t)kib * 1024, "the host's MemTotal", false);
 }
 
 int mem_limit_read(const char *root, struct mem_limit *lim)
@@ -126,6 +127,7 @@ int mem_limit_read(const char *root, struct mem_limit *lim)
 		root = "";
 	lim->bytes = UINT64_MAX;
 	lim->source[0] = '\0';
+	lim->from_cgroup = false;
 	read_cgroups(lim, root);
 	read_meminfo(lim, root);
 	return lim->bytes == UINT64_MAX ? -ENOENT : 0;
@@ -140,6 +142,7 @@ int mem_limit_host(struct mem_limit *lim)
 	if (sysinfo(&si) < 0 || si.totalram == 0)
 		return -ENOENT;
 	lim->bytes = (uint64_t)si.totalram * si.mem_unit;
+	lim->from_cgroup = false;
 	snprintf(lim->source, sizeof(lim->source), "the host's RAM");
 	return 0;
 }
