@@ -89,6 +89,11 @@ Test(jailer_cgroup, v1_memory_and_pids_beneath_our_own_cgroup)
 	snprintf(want, sizeof(want), "%d\n", (int)pid);
 	cr_assert_str_eq(procs, want);
 	cr_assert_str_eq(limit, "268435456\n");
+	/* The VMM cannot read its limit in the jail: the jailer passes it on. */
+	cr_assert_not_null(strstr(buf, "=--mem-limit-bytes\n"), "%s", buf);
+	const char *lim = strstr(buf, "=--mem-limit-bytes\n");
+	lim = lim ? strchr(strchr(lim, '\n') + 1, '=') : NULL;
+	cr_assert(lim && strtoull(lim + 1, NULL, 10) <= 268435456ULL, "%s", buf);
 	cr_assert_str_eq(max, "64\n");
 	snprintf(want, sizeof(want), ":memory:/%s/%s\n", parent_mem, t.id);
 	cr_assert_not_null(strstr(cg, want), "%s", cg);
