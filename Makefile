@@ -25,6 +25,8 @@ ifeq ($(SANITIZE),1)
 BUILD ?= $(ARCH_BUILD)/asan
 else ifeq ($(SANITIZE),fuzz)
 BUILD ?= $(ARCH_BUILD)/fuzz
+else ifeq ($(SANITIZE),fuzzcov)
+BUILD ?= $(ARCH_BUILD)/fuzzcov
 else
 BUILD ?= $(ARCH_BUILD)
 endif
@@ -77,6 +79,12 @@ OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefine
 	-fno-sanitize-recover=all -Wno-gnu-variable-sized-type-not-at-end
 OPT_LD := -fsanitize=address,undefined
 STATIC_LD :=
+else ifeq ($(SANITIZE),fuzzcov)
+# `make fuzz-coverage`: the fuzz targets with clang's source-based coverage, no sanitizers.
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link -fprofile-instr-generate \
+	-fcoverage-mapping -Wno-gnu-variable-sized-type-not-at-end
+OPT_LD := -fprofile-instr-generate
+STATIC_LD :=
 else
 OPT := -O2 -g -D_FORTIFY_SOURCE=3
 OPT_LD :=
@@ -92,7 +100,7 @@ JAILER_PKGS := libcap libcgroup
 # there before: `make test`, `make demo` and `make bench` install them first (tools/deps.sh)
 # and then run make again. Any other goal that builds says what is missing instead of
 # failing to link.
-NODEPS_GOALS := deps check-deps clean uninstall help test demo bench fuzz
+NODEPS_GOALS := deps check-deps clean uninstall help test demo bench fuzz fuzz-coverage
 ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
 PKG_MISSING := $(shell for p in $(VMM_PKGS) $(JAILER_PKGS); do \
 	$(PKG_CONFIG) --exists $$p 2>/dev/null || printf '%s ' $$p; done)
@@ -153,7 +161,7 @@ TOOL_BINS := $(patsubst tools/bench/%.c,$(BUILD)/tools/bench/%,$(TOOL_SRCS))
 HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(HELPER_SRCS))
 
 .PHONY: all test unit integ e2e bench demo install uninstall clean deps check-deps guests \
-	test-bins fuzz fuzz-bins
+	test-bins fuzz fuzz-bins fuzz-coverage
 .DEFAULT_GOAL := all
 
 all: $(KILN) $(JAILER)
@@ -266,6 +274,12 @@ fuzz: check-deps
 	$(Q)tools/deps.sh ensure fuzz
 	$(Q)$(MAKE) --no-print-directory SANITIZE=fuzz CC=$(FUZZ_CC) fuzz-bins
 	$(Q)tests/fuzz/run.sh $(ARCH_BUILD)/fuzz $(FUZZ_SECONDS)
+
+# How much of its source file each target reaches in FUZZ_SECONDS (llvm-cov, from clang).
+fuzz-coverage: check-deps
+	$(Q)tools/deps.sh ensure fuzz
+	$(Q)$(MAKE) --no-print-directory SANITIZE=fuzzcov CC=$(FUZZ_CC) fuzz-bins
+	$(Q)tests/fuzz/coverage.sh $(ARCH_BUILD)/fuzzcov $(FUZZ_SECONDS)
 
 fuzz-bins: $(FUZZ_BINS)
 $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(FUZZ_A64_OBJS) $(LIBVMM) $(LIBJAILER) $(LIBCOMMON)

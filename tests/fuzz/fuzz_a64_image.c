@@ -1,4 +1,5 @@
 /* The arm64 Image header parser on arbitrary headers and file sizes. */
+/* coverage: vmm/arch/aarch64/image.c */
 #include <string.h>
 
 #include "arch/aarch64/image.h"

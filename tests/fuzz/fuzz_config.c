@@ -1,4 +1,5 @@
 /* The config parser on arbitrary text: no crash, no leak, and every error one log line. */
+/* coverage: vmm/config.c */
 #include <string.h>
 
 #include "config.h"

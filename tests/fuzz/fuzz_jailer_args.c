@@ -1,4 +1,5 @@
 /* The jailer's command-line parser on arbitrary argument vectors (NUL-separated). */
+/* coverage: jailer/args.c */
 #include <string.h>
 
 #include "fuzz.h"

@@ -4,6 +4,7 @@
  * must lie inside guest memory, readable buffers first, no longer than the limits; the
  * used ring is written only inside itself.
  */
+/* coverage: vmm/devices/virtio/queue.c */
 #include <errno.h>
 #include <string.h>
 
