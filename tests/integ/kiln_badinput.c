@@ -280,8 +280,10 @@ static double startup_s(void)
 }
 
 /*
- * Each FIFO is refused at once: open(2) never waits for a writer or a reader. "At once"
- * is under a second beyond kiln's own start-up; a wait would last until the timeout.
+ * Each FIFO is refused at once: open(2) never waits for a writer or a reader. A wait
+ * would last until the run's 20 s timeout and end with another status; "at once" is
+ * within 5 s beyond kiln's own start-up, which leaves room for a loaded, emulated host
+ * (ASan builds in a lab shared with other work took up to 3.3 s there).
  */
 static void expect_fifo_refused(double t0, const char *key, const char *fifo, const char *why)
 {
@@ -290,7 +292,7 @@ static void expect_fifo_refused(double t0, const char *key, const char *fifo, co
 	double took = now_s() - t0;
 	if (startup < 0)
 		startup = startup_s();
-	cr_assert_lt(took, 1.0 + startup, "%s: kiln took %.2f s (%.2f s to start)", key, took,
+	cr_assert_lt(took, 5.0 + startup, "%s: kiln took %.2f s (%.2f s to start)", key, took,
 		     startup);
 	snprintf(want, sizeof(want), "%s: %s: %s", key, fifo, why);
 	expect_error(152, want);
