@@ -92,6 +92,8 @@ JAILER_PKGS := libcap libcgroup
 # there before: `make test`, `make demo` and `make bench` install them first (tools/deps.sh)
 # and then run make again. Any other goal that builds says what is missing instead of
 # failing to link.
+# The HTTP/1.1 parser of kiln's API (libhttp-parser, no dependencies), always linked static.
+HTTP_PARSER_A := $(shell $(CC) -print-file-name=libhttp_parser.a 2>/dev/null)
 NODEPS_GOALS := deps check-deps clean uninstall help test demo bench fuzz
 ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
 PKG_MISSING := $(shell for p in $(VMM_PKGS) $(JAILER_PKGS); do \
@@ -100,10 +102,16 @@ ifneq ($(PKG_MISSING),)
 $(error $(PKG_CONFIG) finds no $(PKG_MISSING)for $(ARCH): install them with `make deps`$(if \
 	$(CROSS_COMPILE), and `tools/deps.sh install arm64`) as root, or run `make test` or `make demo`)
 endif
+# Debian's libhttp-parser-dev ships a static library and no .pc file: the compiler finds it.
+ifeq ($(wildcard $(HTTP_PARSER_A)),)
+$(error $(CC) finds no libhttp_parser.a (libhttp-parser-dev) for $(ARCH): install it with \
+	`make deps`$(if $(CROSS_COMPILE), and `tools/deps.sh install arm64`) as root, or run \
+	`make test` or `make demo`)
+endif
 endif
 pkg_libs = $(shell $(PKG_CONFIG) $(if $(STATIC_LD),--static) --libs $(1) 2>/dev/null)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(VMM_PKGS) $(JAILER_PKGS) 2>/dev/null)
-VMM_LIBS := $(call pkg_libs,$(VMM_PKGS)) $(ARCH_VMM_LIBS)
+VMM_LIBS := $(call pkg_libs,$(VMM_PKGS)) $(ARCH_VMM_LIBS) $(HTTP_PARSER_A)
 JAILER_LIBS := $(call pkg_libs,$(JAILER_PKGS))
 CRITERION_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
 
@@ -125,8 +133,8 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 # Sources are discovered; each directory is one layer of the architecture.
 COMMON_SRCS := $(wildcard common/*.c)
-VMM_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c vmm/devices/*.c vmm/devices/*/*.c \
-	vmm/backends/*.c vmm/arch/$(ARCH)/*.c))
+VMM_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c vmm/api/*.c vmm/devices/*.c \
+	vmm/devices/*/*.c vmm/backends/*.c vmm/arch/$(ARCH)/*.c))
 JAILER_SRCS := $(filter-out jailer/main.c,$(wildcard jailer/*.c))
 # arch.mk may exclude unit tests of another architecture's code (ARCH_EXCLUDED_UNITS).
 UNIT_SRCS := $(filter-out $(ARCH_EXCLUDED_UNITS),$(wildcard tests/unit/test_*.c))

@@ -12,12 +12,13 @@ set -eu
 
 # Build: compiler, pkg-config and the libraries kiln links.
 BUILD_PKGS="gcc make pkg-config libc6-dev libjansson-dev libcap-dev libcgroup-dev
-libseccomp-dev liburing-dev libfdt-dev"
+libseccomp-dev liburing-dev libfdt-dev libhttp-parser-dev"
 # Tests, benchmarks and the demo: unit tests, guest images, the lab, console tests, the
 # tests' process and network namespace tools (pgrep, ip netns), and Debian's systemd
-# (systemd-analyze; booted as PID 1 in the lab by tests/e2e/systemd.sh).
+# (systemd-analyze; booted as PID 1 in the lab by tests/e2e/systemd.sh), and curl, which
+# drives the API socket in the integration tests as Firecracker's getting-started guide does.
 TEST_PKGS="libcriterion-dev tmux strace busybox-static cpio e2fsprogs xz-utils zstd
-qemu-system-x86 kmod binutils acpica-tools procps iproute2 systemd"
+qemu-system-x86 kmod binutils acpica-tools procps iproute2 systemd curl"
 
 # ARM64 (only when asked for): the cross toolchain, its pkg-config (pkgconf:arm64 brings
 # aarch64-linux-gnu-pkg-config), arm64 -dev packages (multiarch), the emulators. libfdt-dev
@@ -26,6 +27,7 @@ qemu-system-x86 kmod binutils acpica-tools procps iproute2 systemd"
 # for them, instead of replacing the native ones.
 ARM64_PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkgconf:arm64 libjansson-dev:arm64
 liburing-dev:arm64 libcap-dev:arm64 libcgroup-dev:arm64 libseccomp-dev:arm64 libffi8:arm64
+libhttp-parser-dev:arm64
 libgit2-1.5:arm64 qemu-user-static qemu-system-arm device-tree-compiler"
 ARM64_SYSROOT_PKGS="libfdt-dev:arm64 libcriterion-dev:arm64 libcriterion3:arm64
 libnanomsg5:arm64"
