@@ -26,9 +26,12 @@ struct cli {
 	const char *seccomp_filter;	/* a compiled-filter file instead of the built-in one */
 	bool no_seccomp;
 	bool allow_mem_overcommit;	/* skip the memory admission check */
+	const char *api_sock;		/* the API's socket (CLI_DEFAULT_API_SOCK) */
+	bool no_api;			/* --no-api: --config-file alone */
 };
 
 #define CLI_DEFAULT_ID "anonymous-instance"
+#define CLI_DEFAULT_API_SOCK "/run/firecracker.socket"	/* Firecracker's */
 
 /* Parse argv; err names the offending flag. */
 int cli_parse(int argc, char **argv, struct cli *cli, struct error *err) MUST_CHECK;

@@ -51,7 +51,7 @@ static void jailer_argv(const char **argv, const char *guest)
 	cr_assert_not_null(realpath(rel, guest_path), "test guest %s not built", rel);
 	snprintf(bind, sizeof(bind), "%s:/%s.elf", guest_path, guest);
 	const char *a[] = { t.jailer, "--id", t.id, "--exec-file", kiln, "--uid", uid, "--gid", gid,
-			    "--chroot-base-dir", t.base, "--bind", bind, "--", "--config-file", "-",
+			    "--chroot-base-dir", t.base, "--bind", bind, "--", "--no-api", "--config-file", "-",
 			    NULL };
 	memcpy(argv, a, sizeof(a));
 }

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 static struct http_conn *conn_of(http_parser *p)
 {
 	return p->data;
@@ -93,22 +95,13 @@ static const http_parser_settings settings = {
 	.on_message_complete = on_message_complete,
 };
 
-int http_conn_init(struct http_conn *c)
+void http_conn_init(struct http_conn *c, char *body, char *out)
 {
 	memset(c, 0, sizeof(*c));
-	c->body = malloc(HTTP_MAX_PAYLOAD + 1);
-	if (!c->body)
-		return -ENOMEM;
+	c->body = body;
+	c->out = out;
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
-	return 0;
-}
-
-void http_conn_free(struct http_conn *c)
-{
-	free(c->body);
-	free(c->out);
-	memset(c, 0, sizeof(*c));
 }
 
 const char *http_status_text(int status)
@@ -128,11 +121,14 @@ const char *http_status_text(int status)
 	}
 }
 
-size_t http_fault_body(char *buf, size_t size, const char *msg)
+size_t http_fault_body(char *buf, size_t size, const char *raw)
 {
 	static const char head[] = "{\"fault_message\":\"", tail[] = "\"}";
+	char msg[1024];
 	size_t n = 0;
 
+	/* Bytes that are not printable UTF-8 become \xNN text first, so the JSON is valid. */
+	log_escape(msg, sizeof(msg), raw, strlen(raw), NULL);
 	if (size < sizeof(head) + sizeof(tail))
 		return 0;
 	memcpy(buf, head, sizeof(head) - 1);
@@ -156,12 +152,14 @@ size_t http_fault_body(char *buf, size_t size, const char *msg)
 	return n + sizeof(tail) - 1;
 }
 
-/* Queue the status line, the headers and the body. */
-static int queue_answer(struct http_conn *c, int status, const char *body, size_t body_len)
+/* Queue the status line, the headers and the body (at most HTTP_BODY_OUT_MAX bytes). */
+static void queue_answer(struct http_conn *c, int status, const char *body, size_t body_len)
 {
 	char head[256];
 	int n;
 
+	if (body_len > HTTP_BODY_OUT_MAX)
+		body_len = 0;
 	if (body_len)
 		n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nServer: kiln API\r\n"
 			     "Connection: %s\r\nContent-Type: application/json\r\n"
@@ -171,16 +169,12 @@ static int queue_answer(struct http_conn *c, int status, const char *body, size_
 		n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nServer: kiln API\r\n"
 			     "Connection: %s\r\n\r\n", status, http_status_text(status),
 			     c->closing ? "close" : "keep-alive");
-	free(c->out);
-	c->out_off = c->out_len = 0;
-	c->out = malloc((size_t)n + body_len);
-	if (!c->out)
-		return -ENOMEM;
+	/* n < sizeof(head) and HTTP_OUT_MAX has room for both. */
 	memcpy(c->out, head, (size_t)n);
 	if (body_len)
 		memcpy(c->out + n, body, body_len);
+	c->out_off = 0;
 	c->out_len = (size_t)n + body_len;
-	return 0;
 }
 
 static enum http_verb verb_of(unsigned int method)
@@ -193,7 +187,7 @@ static enum http_verb verb_of(unsigned int method)
 	}
 }
 
-static int answer_request(struct http_conn *c, http_handler h, void *opaque, char *body_buf)
+static void answer_request(struct http_conn *c, http_handler h, void *opaque, char *body_buf)
 {
 	char *q = strchr(c->url, '?');
 	struct http_request req = {
@@ -212,16 +206,14 @@ static int answer_request(struct http_conn *c, http_handler h, void *opaque, cha
 	h(opaque, &req, &resp);
 	c->url_len = 0;
 	c->header_bytes = 0;
-	if (resp.body_len > HTTP_BODY_OUT_MAX)
-		resp.body_len = 0;
-	return queue_answer(c, resp.status, body_buf, resp.body_len);
+	queue_answer(c, resp.status, body_buf, resp.body_len);
 }
 
-long http_conn_feed(struct http_conn *c, const char *data, size_t len, http_handler h,
-		    void *opaque, char *body_buf)
+size_t http_conn_feed(struct http_conn *c, const char *data, size_t len, http_handler h,
+		      void *opaque, char *body_buf)
 {
 	if (c->closing || len == 0)
-		return (long)len;
+		return len;
 	if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED)
 		http_parser_pause(&c->parser, 0);
 	size_t n = http_parser_execute(&c->parser, &settings, data, len);
@@ -229,11 +221,11 @@ long http_conn_feed(struct http_conn *c, const char *data, size_t len, http_hand
 
 	if (c->complete) {
 		c->complete = false;
-		int ret = answer_request(c, h, opaque, body_buf);
-		return ret < 0 ? ret : (long)n;
+		answer_request(c, h, opaque, body_buf);
+		return n;
 	}
 	if (e == HPE_OK || e == HPE_PAUSED)
-		return (long)n;
+		return n;
 	/* Malformed or over a limit: answer once, then close. */
 	c->closing = true;
 	if (!c->error_status) {
@@ -242,15 +234,13 @@ long http_conn_feed(struct http_conn *c, const char *data, size_t len, http_hand
 	}
 	char msg[160];
 	snprintf(msg, sizeof(msg), "%s", c->error_msg);
-	size_t bl = http_fault_body(body_buf, HTTP_BODY_OUT_MAX, msg);
-	int ret = queue_answer(c, c->error_status, body_buf, bl);
-	return ret < 0 ? ret : (long)len;
+	queue_answer(c, c->error_status, body_buf, http_fault_body(body_buf, HTTP_BODY_OUT_MAX,
+								  msg));
+	return len;
 }
 
 void http_conn_sent(struct http_conn *c)
 {
-	free(c->out);
-	c->out = NULL;
 	c->out_len = c->out_off = 0;
 }
 

@@ -11,6 +11,7 @@
 #define HTTP_URL_MAX 1024
 #define HTTP_HEADERS_MAX 8192		/* every header line of one request together */
 #define HTTP_BODY_OUT_MAX (256 * 1024)	/* a response body (GET /vm/config is the largest) */
+#define HTTP_OUT_MAX (HTTP_BODY_OUT_MAX + 256)	/* a whole response: status, headers, body */
 
 enum http_verb { HTTP_VERB_GET, HTTP_VERB_PUT, HTTP_VERB_PATCH, HTTP_VERB_OTHER };
 
@@ -37,29 +38,31 @@ struct http_conn {
 	char url[HTTP_URL_MAX + 1];
 	size_t url_len;
 	size_t header_bytes;
-	char *body;		/* HTTP_MAX_PAYLOAD + 1 bytes */
+	char *body;		/* HTTP_MAX_PAYLOAD + 1 bytes, the caller's */
 	size_t body_len;
 	bool complete;		/* a whole request is waiting for its answer */
 	int error_status;	/* a request refused by the HTTP layer itself (400, 413) */
 	const char *error_msg;
 	bool closing;		/* answer what is queued, then close */
-	char *out;		/* the answer not yet written */
+	char *out;		/* HTTP_OUT_MAX bytes, the caller's: the answer not yet written */
 	size_t out_len, out_off;
 };
 
-/* Allocates the body buffer (the only allocation per connection, besides answers). */
-int http_conn_init(struct http_conn *c) MUST_CHECK;
-void http_conn_free(struct http_conn *c);
+/*
+ * A connection parses into `body` (HTTP_MAX_PAYLOAD + 1 bytes) and answers into `out`
+ * (HTTP_OUT_MAX bytes), both the caller's: the HTTP layer never allocates.
+ */
+void http_conn_init(struct http_conn *c, char *body, char *out);
 
 /*
  * Parse up to len bytes; stops after one whole request, answers it (the handler, or the
- * HTTP layer's own 400/413) into c->out and returns the bytes used. Call again with the
- * rest once the answer is written (http_conn_pending() is false). After an error the
- * connection is closing and takes no more input (returns len: the rest is discarded).
- * Returns -ENOMEM when no answer could be allocated.
+ * HTTP layer's own 400/413/414/431) into c->out and returns the bytes used. Call again
+ * with the rest once the answer is written (http_conn_pending() is false). After an
+ * error the connection is closing and takes no more input (the rest is discarded).
+ * body_buf (HTTP_BODY_OUT_MAX bytes) is where the handler writes its answer's body.
  */
-long http_conn_feed(struct http_conn *c, const char *data, size_t len, http_handler h,
-		    void *opaque, char *body_buf) MUST_CHECK;
+size_t http_conn_feed(struct http_conn *c, const char *data, size_t len, http_handler h,
+		      void *opaque, char *body_buf) MUST_CHECK;
 /* Output waits to be written. */
 static inline bool http_conn_pending(const struct http_conn *c)
 {

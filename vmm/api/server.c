@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +38,15 @@ int api_server_init_fd(struct api_server *s, int listen_fd, http_handler h, void
 	s->listen_fd = listen_fd;
 	s->handler = h;
 	s->opaque = opaque;
-	s->stop_efd = -1;
+	s->epfd = s->stop_efd = -1;
 	for (unsigned int i = 0; i < API_MAX_CONNS; i++)
 		s->conns[i].fd = -1;
+	for (unsigned int i = 0; i < API_MAX_CONNS; i++) {
+		s->conns[i].body = malloc(HTTP_MAX_PAYLOAD + 1);
+		s->conns[i].out = malloc(HTTP_OUT_MAX);
+		if (!s->conns[i].body || !s->conns[i].out)
+			return -ENOMEM;
+	}
 	s->body_out = malloc(HTTP_BODY_OUT_MAX);
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -97,7 +104,6 @@ static void conn_close(struct api_server *s, struct api_conn *c)
 {
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
-	http_conn_free(&c->http);
 	c->fd = -1;
 	c->in_off = c->in_len = 0;
 }
@@ -112,7 +118,7 @@ static void conn_watch(struct api_server *s, struct api_conn *c)
 	epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-int api_server_adopt(struct api_server *s, int fd)
+void api_server_adopt(struct api_server *s, int fd)
 {
 	struct api_conn *c = NULL, *oldest = NULL;
 
@@ -129,19 +135,16 @@ int api_server_adopt(struct api_server *s, int fd)
 		conn_close(s, oldest);
 		c = oldest;
 	}
-	int ret = http_conn_init(&c->http);
-	if (ret < 0)
-		return ret;
+	http_conn_init(&c->http, c->body, c->out);
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)(c - s->conns) };
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		ret = -errno;
-		http_conn_free(&c->http);
-		return ret;
+		log_ratelimited(LOG_WARN, "API: epoll_ctl: %m");
+		close(fd);
+		return;
 	}
 	c->fd = fd;
 	c->in_off = c->in_len = 0;
 	c->last_active = now_ns();
-	return 0;
 }
 
 static void on_listen(struct api_server *s)
@@ -154,10 +157,7 @@ static void on_listen(struct api_server *s)
 				log_ratelimited(LOG_WARN, "API: accept: %m");
 			return;
 		}
-		if (api_server_adopt(s, fd) < 0) {
-			log_ratelimited(LOG_WARN, "API: no room for a connection");
-			close(fd);
-		}
+		api_server_adopt(s, fd);
 	}
 }
 
@@ -189,13 +189,8 @@ static bool conn_flush(struct api_server *s, struct api_conn *c)
 static bool conn_process(struct api_server *s, struct api_conn *c)
 {
 	while (c->in_off < c->in_len && !http_conn_pending(&c->http)) {
-		long n = http_conn_feed(&c->http, c->in + c->in_off, c->in_len - c->in_off,
-					s->handler, s->opaque, s->body_out);
-		if (n < 0) {
-			conn_close(s, c);
-			return false;
-		}
-		c->in_off += (size_t)n;
+		c->in_off += http_conn_feed(&c->http, c->in + c->in_off, c->in_len - c->in_off,
+					    s->handler, s->opaque, s->body_out);
 		if (http_conn_pending(&c->http) && !conn_flush(s, c))
 			return false;
 	}
@@ -260,8 +255,20 @@ static void *api_thread(void *arg)
 {
 	struct api_server *s = arg;
 
+	sigset_t set;
+
 	prctl(PR_SET_NAME, "kiln_api", 0, 0, 0);
 	log_set_thread_name("kiln_api");
+	/*
+	 * Process signals (SIGTERM...) are the main thread's: it reads them from its signalfd
+	 * once the VM runs, and takes their default action before. Faults stay deliverable.
+	 */
+	sigfillset(&set);
+	static const int faults[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS, SIGABRT, SIGXFSZ,
+				      SIGPIPE };
+	for (size_t i = 0; i < ARRAY_SIZE(faults); i++)
+		sigdelset(&set, faults[i]);
+	pthread_sigmask(SIG_SETMASK, &set, NULL);
 	if (s->filter) {
 		int ret = seccomp_install(s->filter);
 		if (ret < 0) {
@@ -307,9 +314,13 @@ void api_server_destroy(struct api_server *s)
 		pthread_join(s->thread, NULL);
 		s->started = false;
 	}
-	for (unsigned int i = 0; i < API_MAX_CONNS; i++)
+	for (unsigned int i = 0; i < API_MAX_CONNS; i++) {
 		if (s->conns[i].fd >= 0)
 			conn_close(s, &s->conns[i]);
+		free(s->conns[i].body);
+		free(s->conns[i].out);
+		s->conns[i].body = s->conns[i].out = NULL;
+	}
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
 	if (s->epfd >= 0)

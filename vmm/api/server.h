@@ -17,6 +17,7 @@ struct seccomp_filter;
 struct api_conn {
 	int fd;			/* -1: a free slot */
 	struct http_conn http;
+	char *body, *out;	/* its buffers, allocated once by api_server_init_fd */
 	char in[API_READ_CHUNK];
 	size_t in_off, in_len;	/* read but not yet parsed: in[in_off, in_len) */
 	uint64_t last_active;	/* CLOCK_MONOTONIC ns of its last byte in or out */
@@ -42,11 +43,15 @@ struct api_server {
  */
 int api_server_init(struct api_server *s, const char *path, http_handler h, void *opaque,
 		    struct error *err) MUST_CHECK;
-/* Serve an already listening socket (tests: a socketpair's end goes through api_server_adopt). */
+/*
+ * Serve an already listening socket (-1: none; tests hand a socketpair's end to
+ * api_server_adopt). Everything the server will use is allocated here, before its
+ * thread is filtered: the loop itself never allocates.
+ */
 int api_server_init_fd(struct api_server *s, int listen_fd, http_handler h, void *opaque)
 	MUST_CHECK;
-/* Serve one connected stream socket as a client (tests). */
-int api_server_adopt(struct api_server *s, int fd) MUST_CHECK;
+/* Serve one connected stream socket as a client (tests); the idle-longest may make room. */
+void api_server_adopt(struct api_server *s, int fd);
 /* The thread: names itself kiln_api, installs `filter` (may be NULL), then serves. */
 int api_server_start(struct api_server *s, const struct seccomp_filter *filter,
 		     struct error *err) MUST_CHECK;
