@@ -45,7 +45,7 @@ int api_call(const char *sock, const char *method, const char *path, const char 
 			      "Content-Length: %zu\r\n", blen);
 	n += snprintf(req + n, 512 - (size_t)n, "\r\n");
 	memcpy(req + n, body ? body : "", blen);
-	if (write(fd, req, (size_t)n + blen) != (ssize_t)((size_t)n + blen)) {
+	if (send(fd, req, (size_t)n + blen, MSG_NOSIGNAL) != (ssize_t)((size_t)n + blen)) {
 		free(req);
 		close(fd);
 		return -EIO;
