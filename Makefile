@@ -92,8 +92,6 @@ JAILER_PKGS := libcap libcgroup
 # there before: `make test`, `make demo` and `make bench` install them first (tools/deps.sh)
 # and then run make again. Any other goal that builds says what is missing instead of
 # failing to link.
-# The HTTP/1.1 parser of kiln's API (libhttp-parser, no dependencies), always linked static.
-HTTP_PARSER_A := $(shell $(CC) -print-file-name=libhttp_parser.a 2>/dev/null)
 NODEPS_GOALS := deps check-deps clean uninstall help test demo bench fuzz
 ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
 PKG_MISSING := $(shell for p in $(VMM_PKGS) $(JAILER_PKGS); do \
@@ -102,16 +100,10 @@ ifneq ($(PKG_MISSING),)
 $(error $(PKG_CONFIG) finds no $(PKG_MISSING)for $(ARCH): install them with `make deps`$(if \
 	$(CROSS_COMPILE), and `tools/deps.sh install arm64`) as root, or run `make test` or `make demo`)
 endif
-# Debian's libhttp-parser-dev ships a static library and no .pc file: the compiler finds it.
-ifeq ($(wildcard $(HTTP_PARSER_A)),)
-$(error $(CC) finds no libhttp_parser.a (libhttp-parser-dev) for $(ARCH): install it with \
-	`make deps`$(if $(CROSS_COMPILE), and `tools/deps.sh install arm64`) as root, or run \
-	`make test` or `make demo`)
-endif
 endif
 pkg_libs = $(shell $(PKG_CONFIG) $(if $(STATIC_LD),--static) --libs $(1) 2>/dev/null)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(VMM_PKGS) $(JAILER_PKGS) 2>/dev/null)
-VMM_LIBS := $(call pkg_libs,$(VMM_PKGS)) $(ARCH_VMM_LIBS) $(HTTP_PARSER_A)
+VMM_LIBS := $(call pkg_libs,$(VMM_PKGS)) $(ARCH_VMM_LIBS)
 JAILER_LIBS := $(call pkg_libs,$(JAILER_PKGS))
 CRITERION_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
 
@@ -126,6 +118,23 @@ CROSS_SYSROOT ?= $(or $(KILN_CACHE),$(HOME)/.cache/kiln)/sysroot-$(ARCH)
 CROSS_LIBDIR := $(CROSS_SYSROOT)/usr/lib/$(ARCH)-linux-gnu
 LDFLAGS += -L$(CROSS_LIBDIR) -Wl,-rpath-link,$(CROSS_LIBDIR)
 CRITERION_LIBS := $(or $(CRITERION_LIBS),-lcriterion)
+endif
+
+# The HTTP/1.1 parser of kiln's API (libhttp-parser, no dependencies), always linked static.
+# A cross build finds the arm64 one in CROSS_SYSROOT (it cannot sit beside the native one).
+ifneq ($(CROSS_COMPILE),)
+HTTP_PARSER_A := $(wildcard $(CROSS_LIBDIR)/libhttp_parser.a)
+else
+HTTP_PARSER_A := $(shell $(CC) -print-file-name=libhttp_parser.a 2>/dev/null)
+endif
+VMM_LIBS += $(HTTP_PARSER_A)
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+# Debian's libhttp-parser-dev ships a static library and no .pc file: found as above.
+ifeq ($(wildcard $(HTTP_PARSER_A)),)
+$(error $(CC) finds no libhttp_parser.a (libhttp-parser-dev) for $(ARCH): install it with \
+	`make deps`$(if $(CROSS_COMPILE), and `tools/deps.sh install arm64`) as root, or run \
+	`make test` or `make demo`)
+endif
 endif
 
 comma := ,

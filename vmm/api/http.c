@@ -243,9 +243,3 @@ void http_conn_sent(struct http_conn *c)
 {
 	c->out_len = c->out_off = 0;
 }
-
-bool http_conn_idle(const struct http_conn *c)
-{
-	/* Between requests the parser has seen no byte of the next one. */
-	return !c->complete && c->url_len == 0 && c->header_bytes == 0 && !http_conn_pending(c);
-}

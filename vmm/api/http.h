@@ -70,8 +70,6 @@ static inline bool http_conn_pending(const struct http_conn *c)
 }
 /* The answer was written: drop it. */
 void http_conn_sent(struct http_conn *c);
-/* The input ended: true when nothing was half received (a clean end). */
-bool http_conn_idle(const struct http_conn *c);
 
 /* Firecracker's error body: {"fault_message":"<msg>"} with msg escaped for JSON. */
 size_t http_fault_body(char *buf, size_t size, const char *msg);
