@@ -134,7 +134,6 @@ int ctl_ctrl_alt_del(struct controller *ctl, struct error *err)
 	if (ctl->state == VM_NOT_STARTED)
 		return error_set(err, -EBUSY, CTL_ERR_BEFORE_START);
 	if (!ctl->ops->ctrl_alt_del)
-		return error_set(err, -ENOTSUP, "SendCtrlAltDel: not supported yet (kiln does "
-				 "not inject keyboard input through the i8042)");
+		return unavailable("SendCtrlAltDel", err);
 	return ctl->ops->ctrl_alt_del(ctl->opaque, err);
 }

@@ -485,7 +485,22 @@ static int resume_vm(void *opaque, struct error *err)
 	return 0;
 }
 
+static int ctrl_alt_del(void *opaque, struct error *err)
+{
+	struct kiln *k = opaque;
+	int ret = arch_ctrl_alt_del(&k->vm);
+	if (ret == -ENOTSUP)
+		return error_set(err, ret, "SendCtrlAltDel: not supported on this architecture "
+				 "(it has no i8042)");
+	if (ret < 0)
+		return error_set(err, ret, "SendCtrlAltDel: the keyboard's buffer is full (the "
+				 "guest is not reading its keyboard)");
+	log_info("sent Ctrl+Alt+Del to the guest's keyboard");
+	return 0;
+}
+
 static const struct controller_ops kiln_ops = {
+	.ctrl_alt_del = ctrl_alt_del,
 	.start = start_vm,
 	.pause = pause_vm,
 	.resume = resume_vm,

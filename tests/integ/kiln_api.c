@@ -320,3 +320,19 @@ Test(kiln_api, a_payload_over_51200_bytes_is_refused_and_others_are_still_served
 	EXPECT("GET", "/", NULL, 200);
 	EXPECT("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 32}", 204);
 }
+
+Test(kiln_api, send_ctrl_alt_del_types_the_keys_on_the_i8042)
+{
+	char body[PATH_MAX + 64], buf[4096] = "";
+	spawn(NULL, NULL);
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\"}", kt_guest("keyboard"));
+	EXPECT("PUT", "/boot-source", body, 204);
+	EXPECT("PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", 400);
+	cr_assert(strstr(resp, "not supported before starting the microVM"), "%s", resp);
+	EXPECT("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", 204);
+	read_until("keyboard: ready\n", buf, sizeof(buf));
+	EXPECT("PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", 204);
+	/* Left Ctrl, left Alt, Delete in scan code set 1 (the controller translates). */
+	read_until("0x1d 0x38 0xe0 0x53\n", buf, sizeof(buf));
+	cr_assert_eq(stop_kiln(), 143);
+}

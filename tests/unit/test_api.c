@@ -37,16 +37,24 @@ static int fake_start(void *o, struct error *err)
 static int fake_pause(void *o, struct error *err) { (void)o; (void)err; pauses++; return 0; }
 static int fake_resume(void *o, struct error *err) { (void)o; (void)err; resumes++; return 0; }
 static int fake_flush(void *o, struct error *err) { (void)o; (void)err; flushes++; return 0; }
+static int cads;
+static int fake_cad(void *o, struct error *err)
+{
+	(void)o;
+	if (++cads > 1)
+		return error_set(err, -EAGAIN, "SendCtrlAltDel: the keyboard's buffer is full");
+	return 0;
+}
 
 static const struct controller_ops fake_ops = {
 	.start = fake_start, .pause = fake_pause, .resume = fake_resume,
-	.flush_metrics = fake_flush,
+	.flush_metrics = fake_flush, .ctrl_alt_del = fake_cad,
 };
 
 static void setup(void)
 {
 	ctl_init(&ctl, &fake_ops, NULL, "vm-1");
-	starts = pauses = resumes = flushes = 0;
+	starts = pauses = resumes = flushes = cads = 0;
 	start_result = 0;
 }
 
@@ -236,6 +244,7 @@ Test(api, actions_and_the_states)
 	BAD("PUT", "/actions", "{\"type\": \"InstanceStart\"}", "actions.type: unknown key");
 	BAD("PUT", "/actions", "{}", "actions.action_type: missing required key");
 	BAD("PATCH", "/vm", "{\"state\": \"Paused\"}", CTL_ERR_BEFORE_START);
+	BAD("PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", CTL_ERR_BEFORE_START);
 	OK("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
 	cr_assert_eq(starts, 2);
 	cr_assert_eq(ctl.state, VM_RUNNING);
@@ -245,8 +254,10 @@ Test(api, actions_and_the_states)
 	    CTL_ERR_AFTER_START);
 	OK("PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}");
 	cr_assert_eq(flushes, 1);
-	BAD("PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", "SendCtrlAltDel: not "
-	    "supported yet (kiln does not inject keyboard input through the i8042)");
+	OK("PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}");
+	cr_assert_eq(cads, 1);
+	BAD("PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}",
+	    "SendCtrlAltDel: the keyboard's buffer is full");
 	OK("PATCH", "/vm", "{\"state\": \"Paused\"}");
 	expect("GET", "/", NULL, 200, "{\"id\":\"vm-1\",\"state\":\"Paused\",\"vmm_version\":\""
 	       KILN_VERSION "\",\"app_name\":\"kiln\"}");
