@@ -1,4 +1,4 @@
-/* jansson's memory once the VM runs: a fixed arena, so the filtered main thread never grows its heap. */
+/* jansson's memory once the VM runs: a fixed arena, so the main thread's heap never grows. */
 #ifndef KILN_JSON_ARENA_H
 #define KILN_JSON_ARENA_H
 
