@@ -128,13 +128,30 @@ LDFLAGS += -L$(CROSS_LIBDIR) -Wl,-rpath-link,$(CROSS_LIBDIR)
 CRITERION_LIBS := $(or $(CRITERION_LIBS),-lcriterion)
 endif
 
+# The HTTP/1.1 parser of kiln's API (libhttp-parser, no dependencies), always linked static.
+# A cross build finds the arm64 one in CROSS_SYSROOT (it cannot sit beside the native one).
+ifneq ($(CROSS_COMPILE),)
+HTTP_PARSER_A := $(wildcard $(CROSS_LIBDIR)/libhttp_parser.a)
+else
+HTTP_PARSER_A := $(shell $(CC) -print-file-name=libhttp_parser.a 2>/dev/null)
+endif
+VMM_LIBS += $(HTTP_PARSER_A)
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+# Debian's libhttp-parser-dev ships a static library and no .pc file: found as above.
+ifeq ($(wildcard $(HTTP_PARSER_A)),)
+$(error $(CC) finds no libhttp_parser.a (libhttp-parser-dev) for $(ARCH): install it with \
+	`make deps`$(if $(CROSS_COMPILE), and `tools/deps.sh install arm64`) as root, or run \
+	`make test` or `make demo`)
+endif
+endif
+
 comma := ,
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 # Sources are discovered; each directory is one layer of the architecture.
 COMMON_SRCS := $(wildcard common/*.c)
-VMM_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c vmm/devices/*.c vmm/devices/*/*.c \
-	vmm/backends/*.c vmm/arch/$(ARCH)/*.c))
+VMM_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c vmm/api/*.c vmm/devices/*.c \
+	vmm/devices/*/*.c vmm/backends/*.c vmm/arch/$(ARCH)/*.c))
 JAILER_SRCS := $(filter-out jailer/main.c,$(wildcard jailer/*.c))
 # arch.mk may exclude unit tests of another architecture's code (ARCH_EXCLUDED_UNITS).
 UNIT_SRCS := $(filter-out $(ARCH_EXCLUDED_UNITS),$(wildcard tests/unit/test_*.c))

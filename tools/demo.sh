@@ -35,12 +35,12 @@ cat > "$base/vm.json" <<JSON
 }
 JSON
 echo "demo: $ jailer --id $id --exec-file $build/kiln --uid 65534 --gid 65534 \\"
-echo "demo:       --bind vmlinux:/vmlinux --bind initramfs:/initrd.img -- --config-file - < vm.json"
+echo "demo:       --bind vmlinux:/vmlinux --bind initramfs:/initrd.img -- --no-api --config-file - < vm.json"
 set +e
 "$build/jailer" --id "$id" --exec-file "$build/kiln" --uid 65534 --gid 65534 \
 	--chroot-base-dir "$base" \
 	--bind "$KILN_GUEST_VMLINUX:/vmlinux" --bind "$KILN_GUEST_INITRAMFS:/initrd.img" \
-	-- --config-file - < "$base/vm.json" | sed -u -e 's/\r$//' -e '/^KILN-GUEST/d'
+	-- --no-api --config-file - < "$base/vm.json" | sed -u -e 's/\r$//' -e '/^KILN-GUEST/d'
 status=${PIPESTATUS[0]}
 echo "demo: kiln exited with status $status"
 exit "$status"

@@ -12,23 +12,25 @@ set -eu
 
 # Build: compiler, pkg-config and the libraries kiln links.
 BUILD_PKGS="gcc make pkg-config libc6-dev libjansson-dev libcap-dev libcgroup-dev
-libseccomp-dev liburing-dev libfdt-dev"
+libseccomp-dev liburing-dev libfdt-dev libhttp-parser-dev"
 # Tests, benchmarks and the demo: unit tests, guest images, the lab, console tests, the
 # tests' process and network namespace tools (pgrep, ip netns), and Debian's systemd
-# (systemd-analyze; booted as PID 1 in the lab by tests/e2e/systemd.sh).
+# (systemd-analyze; booted as PID 1 in the lab by tests/e2e/systemd.sh), and curl, which
+# drives the API socket in the integration tests as Firecracker's getting-started guide does.
 TEST_PKGS="libcriterion-dev tmux strace busybox-static cpio e2fsprogs xz-utils zstd
-qemu-system-x86 kmod binutils acpica-tools procps iproute2 systemd"
+qemu-system-x86 kmod binutils acpica-tools procps iproute2 systemd curl"
 
 # ARM64 (only when asked for): the cross toolchain, its pkg-config (pkgconf:arm64 brings
-# aarch64-linux-gnu-pkg-config), arm64 -dev packages (multiarch), the emulators. libfdt-dev
-# and libcriterion-dev cannot be installed for two architectures at once: their arm64
+# aarch64-linux-gnu-pkg-config), arm64 -dev packages (multiarch), the emulators. libfdt-dev,
+# libcriterion-dev and libhttp-parser-dev cannot be installed for two architectures at once
+# (installing the arm64 one removes the native one): their arm64
 # packages (ARM64_SYSROOT_PKGS) are unpacked into $ARM64_SYSROOT, where the Makefile looks
 # for them, instead of replacing the native ones.
 ARM64_PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkgconf:arm64 libjansson-dev:arm64
 liburing-dev:arm64 libcap-dev:arm64 libcgroup-dev:arm64 libseccomp-dev:arm64 libffi8:arm64
 libgit2-1.5:arm64 qemu-user-static qemu-system-arm device-tree-compiler"
 ARM64_SYSROOT_PKGS="libfdt-dev:arm64 libcriterion-dev:arm64 libcriterion3:arm64
-libnanomsg5:arm64"
+libnanomsg5:arm64 libhttp-parser-dev:arm64"
 ARM64_SYSROOT=${ARM64_SYSROOT:-${KILN_CACHE:-$HOME/.cache/kiln}/sysroot-aarch64}
 # CI's host: a fresh Debian root to run the two commands in.
 CI_PKGS="debootstrap git"
@@ -54,14 +56,15 @@ all_pkgs() {
 
 # The arm64 packages that live in $ARM64_SYSROOT: fetched once, unpacked there.
 arm64_sysroot() {
-	[ -e "$ARM64_SYSROOT/.complete" ] && return 0
+	# .complete names the packages unpacked: a list that grew unpacks again.
+	[ "$(cat "$ARM64_SYSROOT/.complete" 2>/dev/null)" = "$(echo $ARM64_SYSROOT_PKGS)" ] && return 0
 	echo "deps: unpacking arm64 libraries into $ARM64_SYSROOT: $ARM64_SYSROOT_PKGS"
 	mkdir -p "$ARM64_SYSROOT/debs"
 	(cd "$ARM64_SYSROOT/debs" && apt-get download $ARM64_SYSROOT_PKGS) || {
 		apt-get update -q && (cd "$ARM64_SYSROOT/debs" && apt-get download $ARM64_SYSROOT_PKGS)
 	}
 	for d in "$ARM64_SYSROOT"/debs/*.deb; do dpkg-deb -x "$d" "$ARM64_SYSROOT"; done
-	touch "$ARM64_SYSROOT/.complete"
+	echo $ARM64_SYSROOT_PKGS > "$ARM64_SYSROOT/.complete"
 }
 
 # arm64 programs (the cross-built unit tests) run through qemu-user: register Debian's

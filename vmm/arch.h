@@ -46,6 +46,18 @@ int arch_check_boot(const struct gm_region *layout, unsigned int nr,
 int arch_load_boot(struct vm *vm, const struct boot_source *boot, struct error *err) MUST_CHECK;
 /* Registers, CPUID, MSRs, interrupt controller state of one vCPU (after arch_load_boot). */
 int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu, struct error *err) MUST_CHECK;
+/*
+ * Firecracker's SendCtrlAltDel: x86-64 types Ctrl+Alt+Del on the i8042 keyboard (so a
+ * Linux guest reboots); -ENOTSUP on arm64; -EAGAIN when the guest is not reading its
+ * keyboard. From the main thread, after the start.
+ */
+int arch_ctrl_alt_del(struct vm *vm) MUST_CHECK;
+/*
+ * On the vCPU's own thread, once it is parked by vm_pause: x86-64 tells KVM the guest
+ * was stopped (KVM_KVMCLOCK_CTRL, as Firecracker does, so that the guest's watchdogs do
+ * not count the pause); arm64 has nothing to do.
+ */
+void arch_vcpu_paused(struct vcpu *vcpu);
 /* Log a vCPU's registers after a fatal exit. */
 void arch_vcpu_dump(struct vcpu *vcpu);
 /* Free what arch_vm_init and arch_devices_init allocated. */

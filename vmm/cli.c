@@ -7,11 +7,17 @@
 #include "parse.h"
 
 const char cli_usage[] =
-"Usage: kiln --config-file FILE [OPTIONS]\n"
+"Usage: kiln [--api-sock PATH] [--config-file FILE] [OPTIONS]\n"
+"       kiln --no-api --config-file FILE [OPTIONS]\n"
 "\n"
-"Runs one microVM described by a Firecracker-compatible JSON configuration.\n"
+"Runs one microVM, configured through Firecracker's HTTP API on a Unix socket, or\n"
+"from a Firecracker-compatible JSON configuration file, or both (the file boots the VM\n"
+"and the API keeps serving).\n"
 "\n"
 "Options:\n"
+"  --api-sock PATH           the API's Unix socket (default /run/firecracker.socket;\n"
+"                            a path that exists is refused)\n"
+"  --no-api                  no API: run from --config-file alone\n"
 "  --config-file FILE        VM configuration (boot-source, machine-config, ...);\n"
 "                            - reads it from standard input\n"
 "  --id ID                   instance id for log lines (default anonymous-instance;\n"
@@ -30,7 +36,6 @@ const char cli_usage[] =
 "                            kiln runs under (its cgroup's, else the host's)\n"
 "  --mem-limit-bytes N       the memory limit of the jail's cgroup, passed on by the\n"
 "                            jailer (a jail has no /sys to read it from)\n"
-"  --no-api                  accepted for compatibility: kiln has no API server yet\n"
 "  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N\n"
 "                            start-up timing passed on by the jailer\n"
 "  --version                 print the version and exit\n"
@@ -81,8 +86,11 @@ static int number(const char *flag, const char *v, uint64_t *out, struct error *
 
 int cli_parse(int argc, char **argv, struct cli *cli, struct error *err)
 {
+	bool api_sock_given = false;
+
 	memset(cli, 0, sizeof(*cli));
 	cli->id = CLI_DEFAULT_ID;
+	cli->api_sock = CLI_DEFAULT_API_SOCK;
 	cli->level = LOG_INFO;
 
 	for (int i = 1; i < argc; i++) {
@@ -129,10 +137,13 @@ int cli_parse(int argc, char **argv, struct cli *cli, struct error *err)
 		case O_SHOW_ORIGIN: cli->show_log_origin = true; break;
 		case O_METRICS: cli->metrics_path = val; break;
 		case O_BOOT_TIMER: cli->boot_timer = true; break;
-		case O_NO_API: break;
+		case O_NO_API: cli->no_api = true; break;
 		case O_API_SOCK:
-			return error_set(err, -ENOTSUP, "--api-sock: not supported yet (kiln has no "
-					 "API server; use --config-file)");
+			if (!*val)
+				return error_set(err, -EINVAL, "--api-sock: must not be empty");
+			cli->api_sock = val;
+			api_sock_given = true;
+			break;
 		case O_SECCOMP_FILTER: cli->seccomp_filter = val; break;
 		case O_NO_SECCOMP: cli->no_seccomp = true; break;
 		case O_MEM_OVERCOMMIT: cli->allow_mem_overcommit = true; break;
@@ -161,8 +172,9 @@ int cli_parse(int argc, char **argv, struct cli *cli, struct error *err)
 	}
 	if (cli->seccomp_filter && cli->no_seccomp)
 		return error_set(err, -EINVAL, "--seccomp-filter and --no-seccomp exclude each other");
-	if (!cli->help && !cli->version && !cli->config_file)
-		return error_set(err, -EINVAL, "--config-file is required (kiln has no API server "
-				 "yet)");
+	if (cli->no_api && api_sock_given)
+		return error_set(err, -EINVAL, "--api-sock and --no-api exclude each other");
+	if (!cli->help && !cli->version && cli->no_api && !cli->config_file)
+		return error_set(err, -EINVAL, "--no-api requires --config-file");
 	return 0;
 }

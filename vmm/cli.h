@@ -27,9 +27,12 @@ struct cli {
 	bool no_seccomp;
 	bool allow_mem_overcommit;	/* skip the memory admission check */
 	uint64_t mem_limit_bytes;	/* from the jailer: its cgroup's limit; 0 when not given */
+	const char *api_sock;		/* the API's socket (CLI_DEFAULT_API_SOCK) */
+	bool no_api;			/* --no-api: --config-file alone */
 };
 
 #define CLI_DEFAULT_ID "anonymous-instance"
+#define CLI_DEFAULT_API_SOCK "/run/firecracker.socket"	/* Firecracker's */
 
 /* Parse argv; err names the offending flag. */
 int cli_parse(int argc, char **argv, struct cli *cli, struct error *err) MUST_CHECK;

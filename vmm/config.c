@@ -14,6 +14,15 @@ static const char *const unsupported_sections[] = {
 	"vsock", "balloon", "pmem", "memory-hotplug", "mmds-config", "cpu-config",
 };
 
+/*
+ * Firecracker's own files list every section and leave the unused ones null, or an empty
+ * list for a device list ("pmem": []): that asks for no device and is accepted.
+ */
+static bool asks_for_nothing(json_t *v)
+{
+	return !v || json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0);
+}
+
 static int check_keys(json_t *obj, const char *path, const char *const *known, size_t n,
 		      struct error *err)
 {
@@ -77,6 +86,9 @@ static int get_path(json_t *obj, const char *path, const char *key, bool require
 	int ret = get_string(obj, path, key, required, out, err);
 	if (ret == 0 && *out && **out == '\0')
 		return error_set(err, -EINVAL, "%s.%s: must not be empty", path, key);
+	if (ret == 0 && *out && strlen(*out) >= CONFIG_PATH_MAX)
+		return error_set(err, -ENAMETOOLONG, "%s.%s: %zu bytes; a path has at most %d",
+				 path, key, strlen(*out), CONFIG_PATH_MAX - 1);
 	return ret;
 }
 
@@ -141,7 +153,8 @@ static int parse_boot_source(json_t *o, struct boot_source *b, struct error *err
 	return ret;
 }
 
-static int parse_machine(json_t *o, struct machine_config *m, struct error *err)
+/* PUT semantics (`patch` false): vcpu_count and mem_size_mib are required. */
+static int parse_machine(json_t *o, struct machine_config *m, bool patch, struct error *err)
 {
 	static const char *const keys[] = { "vcpu_count", "mem_size_mib", "smt",
 					    "track_dirty_pages", "huge_pages", "cpu_template" };
@@ -154,10 +167,10 @@ static int parse_machine(json_t *o, struct machine_config *m, struct error *err)
 	if (ret == 0)
 		ret = check_keys(o, p, keys, ARRAY_SIZE(keys), err);
 	if (ret == 0)
-		ret = get_uint(o, p, "vcpu_count", true, 1, CONFIG_MAX_VCPUS, &vcpus, err);
+		ret = get_uint(o, p, "vcpu_count", !patch, 1, CONFIG_MAX_VCPUS, &vcpus, err);
 	if (ret == 0)
-		ret = get_uint(o, p, "mem_size_mib", true, 1, UINT64_MAX >> 20, &m->mem_size_mib,
-			       err);
+		ret = get_uint(o, p, "mem_size_mib", !patch, 1, UINT64_MAX >> 20,
+			       &m->mem_size_mib, err);
 	if (ret == 0)
 		ret = get_bool(o, p, "smt", &m->smt, err);
 	if (ret == 0)
@@ -405,7 +418,7 @@ static int parse_root(json_t *root, struct vm_config *cfg, struct error *err)
 				 type_name(root));
 	ret = check_keys(root, "", keys, ARRAY_SIZE(keys), err);
 	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(unsupported_sections); i++) {
-		if (member(root, unsupported_sections[i]))
+		if (!asks_for_nothing(json_object_get(root, unsupported_sections[i])))
 			ret = error_set(err, -ENOTSUP, "%s: not supported yet",
 					unsupported_sections[i]);
 	}
@@ -415,7 +428,8 @@ static int parse_root(json_t *root, struct vm_config *cfg, struct error *err)
 		return error_set(err, -EINVAL, "boot-source: missing required section");
 	if ((ret = parse_boot_source(v, &cfg->boot, err)) < 0)
 		return ret;
-	if ((v = member(root, "machine-config")) && (ret = parse_machine(v, &cfg->machine, err)))
+	if ((v = member(root, "machine-config")) &&
+	    (ret = parse_machine(v, &cfg->machine, false, err)))
 		return ret;
 	if ((v = member(root, "drives")) && (ret = parse_drives(v, cfg, err)))
 		return ret;
@@ -501,4 +515,252 @@ void config_free(struct vm_config *cfg)
 		free(cfg->drives[i].partuuid);
 	}
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ---- One section at a time: the API's request bodies, validated as the file's sections. */
+
+static void free_boot(struct boot_source *b)
+{
+	free(b->kernel_image_path);
+	free(b->boot_args);
+	free(b->initrd_path);
+	memset(b, 0, sizeof(*b));
+}
+
+static void free_drive(struct drive_config *d)
+{
+	free(d->drive_id);
+	free(d->path_on_host);
+	free(d->partuuid);
+	memset(d, 0, sizeof(*d));
+}
+
+static int put_drive(json_t *o, struct vm_config *cfg, const char *id, struct error *err)
+{
+	struct drive_config d = { 0 };
+	char p[CONFIG_DRIVE_ID_MAX + 16];
+	unsigned int slot = cfg->nr_drives;
+	int ret;
+
+	if (!id || !valid_drive_id(id))
+		return error_set(err, -EINVAL, "drives: the drive id in the path must be 1 to %d "
+				 "characters of A-Z a-z 0-9 _ -", CONFIG_DRIVE_ID_MAX);
+	snprintf(p, sizeof(p), "drives[%s]", id);
+	ret = parse_drive(o, p, &d, err);
+	if (ret == 0 && strcmp(d.drive_id, id) != 0)
+		ret = error_set(err, -EINVAL, "%s.drive_id: \"%s\" does not match the drive id in "
+				"the path", p, d.drive_id);
+	for (unsigned int j = 0; ret == 0 && j < cfg->nr_drives; j++) {
+		if (strcmp(cfg->drives[j].drive_id, id) == 0)
+			slot = j;
+		else if (cfg->drives[j].is_root_device && d.is_root_device)
+			ret = error_set(err, -EEXIST, "%s.is_root_device: drive \"%s\" is already "
+					"the root device", p, cfg->drives[j].drive_id);
+	}
+	if (ret == 0 && slot == CONFIG_MAX_DRIVES)
+		ret = error_set(err, -E2BIG, "%s: at most %d drives are supported", p,
+				CONFIG_MAX_DRIVES);
+	if (ret < 0) {
+		free_drive(&d);
+		return ret;
+	}
+	if (slot < cfg->nr_drives)
+		free_drive(&cfg->drives[slot]);
+	else
+		cfg->nr_drives++;
+	cfg->drives[slot] = d;
+	return 0;
+}
+
+static int apply(json_t *o, struct vm_config *cfg, enum config_section s, const char *id,
+		 struct error *err)
+{
+	int ret;
+
+	switch (s) {
+	case CONFIG_BOOT_SOURCE: {
+		struct boot_source b = { 0 };
+		if ((ret = parse_boot_source(o, &b, err)) < 0) {
+			free_boot(&b);
+			return ret;
+		}
+		free_boot(&cfg->boot);
+		cfg->boot = b;
+		return 0;
+	}
+	case CONFIG_MACHINE:
+	case CONFIG_MACHINE_PATCH: {
+		struct machine_config m = cfg->machine;
+		if (s == CONFIG_MACHINE) {
+			/* A PUT replaces the section: what it leaves out takes its default. */
+			m.smt = false;
+			m.huge_pages = GM_BACKING_ANON;
+		}
+		if ((ret = expect_object(o, "machine-config", err)) < 0 ||
+		    (ret = parse_machine(o, &m, s == CONFIG_MACHINE_PATCH, err)) < 0)
+			return ret;
+		cfg->machine = m;
+		return 0;
+	}
+	case CONFIG_LOGGER: {
+		struct logger_config l = { .level = LOG_INFO };
+		if ((ret = parse_logger(o, &l, err)) < 0) {
+			free(l.log_path);
+			return ret;
+		}
+		free(cfg->logger.log_path);
+		cfg->logger = l;
+		cfg->has_logger = true;
+		return 0;
+	}
+	case CONFIG_METRICS: {
+		struct metrics_config m = { 0 };
+		if ((ret = parse_metrics(o, &m, err)) < 0) {
+			free(m.metrics_path);
+			return ret;
+		}
+		free(cfg->metrics.metrics_path);
+		cfg->metrics = m;
+		cfg->has_metrics = true;
+		return 0;
+	}
+	case CONFIG_SERIAL: {
+		struct serial_config c = { 0 };
+		if ((ret = parse_serial(o, &c, err)) < 0) {
+			free(c.serial_out_path);
+			return ret;
+		}
+		free(cfg->serial.serial_out_path);
+		cfg->serial = c;
+		return 0;
+	}
+	case CONFIG_ENTROPY: {
+		struct vm_config tmp = { 0 };
+		if ((ret = parse_entropy(o, &tmp, err)) < 0)
+			return ret;
+		cfg->has_entropy = true;
+		return 0;
+	}
+	case CONFIG_DRIVE:
+		return put_drive(o, cfg, id, err);
+	}
+	return error_set(err, -EINVAL, "unknown configuration section");
+}
+
+int config_apply_json(struct vm_config *cfg, enum config_section s, const char *id,
+		      const char *json, size_t len, struct error *err)
+{
+	json_error_t jerr;
+	json_t *o;
+	int ret;
+
+	if (len == 0)
+		return error_set(err, -EINVAL, "%s: the request has no body", config_section_name(s));
+	o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!o)
+		return error_set(err, -EINVAL, "%s: invalid JSON at line %d, column %d: %s",
+				 config_section_name(s), jerr.line, jerr.column, jerr.text);
+	ret = apply(o, cfg, s, id, err);
+	json_decref(o);
+	return ret;
+}
+
+const char *config_section_name(enum config_section s)
+{
+	switch (s) {
+	case CONFIG_BOOT_SOURCE: return "boot-source";
+	case CONFIG_MACHINE:
+	case CONFIG_MACHINE_PATCH: return "machine-config";
+	case CONFIG_LOGGER: return "logger";
+	case CONFIG_METRICS: return "metrics";
+	case CONFIG_SERIAL: return "serial";
+	case CONFIG_ENTROPY: return "entropy";
+	case CONFIG_DRIVE: return "drives";
+	}
+	return "configuration";
+}
+
+/* ---- The configuration in the file's schema (GET /vm/config, GET /machine-config). */
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static const char *huge_pages_name(enum gm_backing b)
+{
+	switch (b) {
+	case GM_BACKING_THP: return "Transparent";
+	case GM_BACKING_HUGETLB: return "2M";
+	default: return "None";
+	}
+}
+
+static json_t *machine_json(const struct machine_config *m)
+{
+	return json_pack("{s:I, s:I, s:b, s:b, s:s}", "vcpu_count", (json_int_t)m->vcpu_count,
+			 "mem_size_mib", (json_int_t)m->mem_size_mib, "smt", m->smt,
+			 "track_dirty_pages", 0, "huge_pages", huge_pages_name(m->huge_pages));
+}
+
+static json_t *config_json(const struct vm_config *cfg)
+{
+	static const char *const caches[] = { "Unsafe", "Writeback" };
+	static const char *const engines[] = { "Sync", "Async" };
+	json_t *drives = json_array(), *root;
+
+	for (unsigned int i = 0; drives && i < cfg->nr_drives; i++) {
+		const struct drive_config *d = &cfg->drives[i];
+		json_array_append_new(drives, json_pack(
+			"{s:s, s:o, s:b, s:o, s:b, s:s, s:n, s:s}", "drive_id", d->drive_id,
+			"path_on_host", str_or_null(d->path_on_host), "is_root_device",
+			d->is_root_device, "partuuid", str_or_null(d->partuuid), "is_read_only",
+			d->is_read_only, "cache_type", caches[d->cache_type], "rate_limiter",
+			"io_engine", engines[d->io_engine]));
+	}
+	root = json_pack("{s:o, s:o, s:o, s:n, s:n, s:[], s:n, s:n, s:n, s:[], s:n}",
+			 "boot-source", json_pack("{s:o, s:o, s:o}", "kernel_image_path",
+						  str_or_null(cfg->boot.kernel_image_path),
+						  "initrd_path", str_or_null(cfg->boot.initrd_path),
+						  "boot_args", str_or_null(cfg->boot.boot_args)),
+			 "machine-config", machine_json(&cfg->machine),
+			 "drives", drives, "cpu-config", "balloon", "network-interfaces",
+			 "vsock", "mmds-config", "memory-hotplug", "pmem", "metrics");
+	if (!root)
+		return NULL;
+	json_object_set_new(root, "logger", !cfg->has_logger ? json_null() :
+		json_pack("{s:o, s:s, s:b, s:b}", "log_path", str_or_null(cfg->logger.log_path),
+			  "level", log_level_name(cfg->logger.level), "show_level",
+			  cfg->logger.show_level, "show_log_origin", cfg->logger.show_log_origin));
+	if (cfg->has_metrics)
+		json_object_set_new(root, "metrics", json_pack("{s:s}", "metrics_path",
+							       cfg->metrics.metrics_path));
+	json_object_set_new(root, "entropy", cfg->has_entropy ? json_pack("{s:n}", "rate_limiter")
+							      : json_null());
+	if (cfg->serial.serial_out_path)
+		json_object_set_new(root, "serial", json_pack("{s:s}", "serial_out_path",
+							      cfg->serial.serial_out_path));
+	return root;
+}
+
+static int dump(json_t *v, char *buf, size_t size, struct error *err)
+{
+	if (!v)
+		return error_set(err, -ENOMEM, "out of memory");
+	size_t n = json_dumpb(v, buf, size, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(v);
+	if (n == 0 || n >= size)
+		return error_set(err, -E2BIG, "the configuration does not fit in %zu bytes", size);
+	buf[n] = '\0';
+	return (int)n;
+}
+
+int config_dump(const struct vm_config *cfg, char *buf, size_t size, struct error *err)
+{
+	return dump(config_json(cfg), buf, size, err);
+}
+
+int config_dump_machine(const struct vm_config *cfg, char *buf, size_t size, struct error *err)
+{
+	return dump(machine_json(&cfg->machine), buf, size, err);
 }

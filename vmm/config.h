@@ -13,6 +13,7 @@
 #define CONFIG_DEFAULT_BOOT_ARGS "console=ttyS0 reboot=k panic=1 pci=off"
 #define CONFIG_MAX_DRIVES 16
 #define CONFIG_DRIVE_ID_MAX 64
+#define CONFIG_PATH_MAX 4096	/* a host path, its NUL included */
 
 struct boot_source {
 	char *kernel_image_path;
@@ -86,5 +87,37 @@ void config_defaults(struct vm_config *cfg);
 int config_load_file(const char *path, struct vm_config *cfg, struct error *err) MUST_CHECK;
 int config_load_string(const char *json, struct vm_config *cfg, struct error *err) MUST_CHECK;
 void config_free(struct vm_config *cfg);
+
+/* The sections an API request body sets, one at a time. */
+enum config_section {
+	CONFIG_BOOT_SOURCE,	/* PUT /boot-source */
+	CONFIG_MACHINE,		/* PUT /machine-config: replaces the section */
+	CONFIG_MACHINE_PATCH,	/* PATCH /machine-config: only the keys given */
+	CONFIG_LOGGER,
+	CONFIG_METRICS,
+	CONFIG_SERIAL,
+	CONFIG_ENTROPY,
+	CONFIG_DRIVE,		/* PUT /drives/{id}: adds or replaces the drive `id` */
+};
+
+/*
+ * Apply one section given as JSON text (len bytes, not NUL-terminated) with the same
+ * checks and messages as the config file; `id` is the drive id from the request path
+ * (CONFIG_DRIVE only). On error cfg is unchanged and err names the JSON path.
+ */
+int config_apply_json(struct vm_config *cfg, enum config_section s, const char *id,
+		      const char *json, size_t len, struct error *err) MUST_CHECK;
+/* The key of a section in the config file ("machine-config"). */
+const char *config_section_name(enum config_section s);
+/*
+ * The whole configuration in the config file's schema, every section listed (unused ones
+ * null or an empty list, as Firecracker answers GET /vm/config), as compact JSON into
+ * buf: the length written, or -E2BIG when it does not fit. Loading it boots the same VM.
+ */
+int config_dump(const struct vm_config *cfg, char *buf, size_t size, struct error *err)
+	MUST_CHECK;
+/* machine-config alone (GET /machine-config). */
+int config_dump_machine(const struct vm_config *cfg, char *buf, size_t size,
+			struct error *err) MUST_CHECK;
 
 #endif

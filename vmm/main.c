@@ -13,16 +13,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/mailbox.h"
+#include "api/routes.h"
+#include "api/server.h"
 #include "arch.h"
 #include "cli.h"
 #include "config.h"
 #include "console.h"
+#include "controller.h"
 #include "devices/boot_timer.h"
 #include "devices/serial.h"
 #include "devices/virtio/devices.h"
 #include "evloop.h"
 #include "exit_codes.h"
 #include "io.h"
+#include "json_arena.h"
 #include "kvm.h"
 #include "log.h"
 #include "memlimit.h"
@@ -35,7 +40,10 @@
 
 struct kiln {
 	struct cli cli;
-	struct vm_config cfg;
+	struct controller ctl;		/* the configuration and the VM's state */
+	struct api_server api;		/* without --no-api */
+	struct api_mailbox mailbox;	/* API requests to this thread */
+	int start_code;			/* the exit code of a failed start */
 	struct vm vm;
 	struct evloop loop;
 	struct metrics metrics;
@@ -44,6 +52,8 @@ struct kiln {
 	struct seccomp_filter_set loaded_filters;	/* from --seccomp-filter */
 	const struct seccomp_filter_set *filters;	/* NULL with --no-seccomp */
 	int kvm_fd;
+	bool api_on;			/* the API thread runs */
+	bool start_fatal;		/* a start failed past its inputs: kiln ends */
 	int metrics_timer_fd;
 	int console_fd;		/* serial.serial_out_path, -1 for standard output */
 };
@@ -76,7 +86,7 @@ static int open_output(const char *key, const char *path, int *fd, struct error 
 /* Logger settings: the config file's logger section, then command-line flags over it. */
 static int setup_logger(struct kiln *k, struct error *err)
 {
-	const struct logger_config *lc = &k->cfg.logger;
+	const struct logger_config *lc = &k->ctl.cfg.logger;
 	struct log_config c = { .id = k->cli.id, .level = LOG_INFO, .fd = -1 };
 	const char *path = k->cli.log_path ? k->cli.log_path : lc->log_path;
 
@@ -95,7 +105,7 @@ static int setup_logger(struct kiln *k, struct error *err)
 
 static int setup_metrics(struct kiln *k, struct error *err)
 {
-	const char *path = k->cli.metrics_path ? k->cli.metrics_path : k->cfg.metrics.metrics_path;
+	const char *path = k->cli.metrics_path ? k->cli.metrics_path : k->ctl.cfg.metrics.metrics_path;
 	int fd = -1;
 
 	if (path && open_output(k->cli.metrics_path ? "--metrics-path" : "metrics.metrics_path",
@@ -205,6 +215,17 @@ static int choose_filters(struct kiln *k, struct error *err)
 	return seccomp_validate(k->filters, err);
 }
 
+/* The API thread's filter, which a --seccomp-filter file must have unless --no-api. */
+static int api_filter(struct kiln *k, const struct seccomp_filter **f, struct error *err)
+{
+	*f = k->filters ? seccomp_find(k->filters, "api") : NULL;
+	if (k->filters && !*f)
+		return error_set(err, -EINVAL, "%s: no filter for the \"api\" thread (needed "
+				 "unless --no-api)", k->cli.seccomp_filter ? k->cli.seccomp_filter
+									   : "built-in filters");
+	return 0;
+}
+
 /* The main thread's filter: after the vCPU threads exist, before guest code runs. */
 static int restrict_main_thread(void *opaque)
 {
@@ -224,7 +245,7 @@ static int restrict_main_thread(void *opaque)
  */
 static int admit_memory(struct kiln *k, struct error *err)
 {
-	const struct machine_config *mc = &k->cfg.machine;
+	const struct machine_config *mc = &k->ctl.cfg.machine;
 	struct mem_limit lim;
 
 	int found = mem_limit_host(&lim);
@@ -260,7 +281,7 @@ static int admit_memory(struct kiln *k, struct error *err)
  */
 static int validate_inputs(struct kiln *k, struct error *err)
 {
-	const struct vm_config *cfg = &k->cfg;
+	const struct vm_config *cfg = &k->ctl.cfg;
 	uint64_t mem_size;
 	int ret;
 
@@ -282,15 +303,11 @@ static int validate_inputs(struct kiln *k, struct error *err)
 	return virtio_devices_open(&k->devices, cfg, err);
 }
 
-/* Step 3: every host resource and every guest structure, before anything runs. */
+/* Step 3: every host resource and every guest structure (after validate_inputs). */
 static int build_vm(struct kiln *k, struct error *err, int *code)
 {
-	const struct vm_config *cfg = &k->cfg;
+	const struct vm_config *cfg = &k->ctl.cfg;
 	int ret;
-
-	*code = EXIT_BAD_CONFIG;
-	if ((ret = validate_inputs(k, err)) < 0)
-		return ret;
 
 	*code = EXIT_GENERIC;
 	k->kvm_fd = kvm_open("/dev/kvm", err);
@@ -343,6 +360,15 @@ static int build_vm(struct kiln *k, struct error *err, int *code)
 	return 0;
 }
 
+/* After the start, each API request is answered here, on the event loop. */
+static void on_api_request(void *opaque, uint32_t events)
+{
+	struct kiln *k = opaque;
+	(void)events;
+	json_arena_reset();
+	api_mailbox_serve(&k->mailbox, api_route, &k->ctl);
+}
+
 /* The event loop's sources: stop requests, signals, console input, devices, the metrics timer. */
 static int setup_loop(struct kiln *k, struct error *err)
 {
@@ -354,7 +380,9 @@ static int setup_loop(struct kiln *k, struct error *err)
 	if ((ret = evloop_add(&k->loop, k->vm.stop_efd, EPOLLIN, on_stop, k)) < 0 ||
 	    (ret = signals_attach(&k->loop, &k->vm)) < 0 ||
 	    (ret = console_attach(&k->loop, k->vm.console, STDIN_FILENO)) < 0 ||
-	    (ret = virtio_devices_attach(&k->devices, &k->loop)) < 0)
+	    (ret = virtio_devices_attach(&k->devices, &k->loop)) < 0 ||
+	    (k->api_on && (ret = evloop_add(&k->loop, k->mailbox.efd, EPOLLIN, on_api_request,
+					 k)) < 0))
 		return error_set(err, ret, "event loop: %s", strerror(-ret));
 	if (k->metrics.fd >= 0) {
 		k->metrics_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -365,6 +393,144 @@ static int setup_loop(struct kiln *k, struct error *err)
 			return error_set(err, -errno, "metrics timer: %s", strerror(errno));
 	}
 	return register_metrics(k) < 0 ? error_set(err, -ENOSPC, "too many metrics") : 0;
+}
+
+/* Undo what validate_inputs opened, so that a corrected configuration may start. */
+static void release_inputs(struct kiln *k)
+{
+	virtio_devices_destroy(&k->devices);
+	vm_destroy(&k->vm);
+	if (k->console_fd >= 0)
+		close(k->console_fd);
+	k->console_fd = -1;
+}
+
+/*
+ * InstanceStart (from the config file or the API): every input checked, then the
+ * machine built, the loop set up and the vCPUs started. A bad input leaves kiln as it
+ * was; a failure after that ends kiln with start_code once the API has answered.
+ */
+static int start_vm(void *opaque, struct error *err)
+{
+	struct kiln *k = opaque;
+	int code, ret;
+
+	k->start_code = EXIT_BAD_CONFIG;
+	if ((ret = validate_inputs(k, err)) < 0) {
+		release_inputs(k);
+		return ret;
+	}
+	k->start_fatal = true;
+	if (build_vm(k, err, &code) < 0) {
+		k->start_code = code;
+		virtio_devices_destroy(&k->devices);
+		vm_destroy(&k->vm);
+		return err->code;
+	}
+	k->start_code = EXIT_GENERIC;
+	if (setup_loop(k, err) < 0) {
+		console_restore();
+		vm_destroy(&k->vm);
+		return err->code;
+	}
+	/*
+	 * 4. Start the vCPU threads: each installs its seccomp filter, then this thread
+	 * installs its own, and only then does any vCPU run guest code. From here on no
+	 * thread of kiln can create threads, exec or open files. (kiln holds no privileges:
+	 * the jailer dropped them before exec.)
+	 */
+	if (vm_start(&k->vm, restrict_main_thread, k, err) < 0) {
+		vm_join(&k->vm);
+		console_restore();
+		vm_destroy(&k->vm);
+		return err->code;
+	}
+	k->start_fatal = false;
+	metrics_flush(&k->metrics);
+	/* From here this thread's heap never grows: the API's JSON lives in a fixed arena. */
+	json_arena_enable();
+	return 0;
+}
+
+static int flush_metrics(void *opaque, struct error *err)
+{
+	struct kiln *k = opaque;
+	int ret = metrics_flush(&k->metrics);
+	return ret < 0 ? error_set(err, ret, "metrics: writing: %s", strerror(-ret)) : 0;
+}
+
+static int apply_logger(void *opaque, struct error *err)
+{
+	return setup_logger(opaque, err);
+}
+
+static int apply_metrics(void *opaque, struct error *err)
+{
+	struct kiln *k = opaque;
+	int ret = setup_metrics(k, err);
+	if (ret == 0)
+		signals_set_metrics_fd(k->metrics.fd);
+	return ret;
+}
+
+/* PATCH /vm: on the main thread, with the event loop (and so the devices) held meanwhile. */
+static int pause_vm(void *opaque, struct error *err)
+{
+	struct kiln *k = opaque;
+	int ret = vm_pause(&k->vm);
+	if (ret < 0)
+		return error_set(err, ret, "vm.state: the microVM is stopping");
+	log_info("the microVM is paused");
+	return 0;
+}
+
+static int resume_vm(void *opaque, struct error *err)
+{
+	struct kiln *k = opaque;
+	(void)err;
+	vm_resume(&k->vm);
+	log_info("the microVM is resumed");
+	return 0;
+}
+
+static int ctrl_alt_del(void *opaque, struct error *err)
+{
+	struct kiln *k = opaque;
+	int ret = arch_ctrl_alt_del(&k->vm);
+	if (ret == -ENOTSUP)
+		return error_set(err, ret, "SendCtrlAltDel: not supported on this architecture "
+				 "(it has no i8042)");
+	if (ret < 0)
+		return error_set(err, ret, "SendCtrlAltDel: the keyboard's buffer is full (the "
+				 "guest is not reading its keyboard)");
+	log_info("sent Ctrl+Alt+Del to the guest's keyboard");
+	return 0;
+}
+
+static const struct controller_ops kiln_ops = {
+	.ctrl_alt_del = ctrl_alt_del,
+	.start = start_vm,
+	.pause = pause_vm,
+	.resume = resume_vm,
+	.flush_metrics = flush_metrics,
+	.apply_logger = apply_logger,
+	.apply_metrics = apply_metrics,
+};
+
+/* The API's socket and thread, before anything else may fail slowly. */
+static int start_api(struct kiln *k, struct error *err)
+{
+	const struct seccomp_filter *filter;
+	int ret = api_filter(k, &filter, err);
+	if (ret < 0)
+		return ret;
+	if ((ret = api_mailbox_init(&k->mailbox)) < 0)
+		return error_set(err, ret, "API mailbox: %s", strerror(-ret));
+	if ((ret = api_server_init(&k->api, k->cli.api_sock, api_mailbox_call, &k->mailbox,
+				   err)) < 0)
+		return ret;
+	k->api_on = true;
+	return api_server_start(&k->api, filter, err);
 }
 
 int main(int argc, char **argv)
@@ -400,43 +566,51 @@ int main(int argc, char **argv)
 		return EXIT_GENERIC;
 
 	/* 2. The configuration file, and the logger and metrics it (or the flags) ask for. */
-	config_defaults(&k.cfg);
-	if (config_load_file(k.cli.config_file, &k.cfg, &err) < 0)
+	ctl_init(&k.ctl, &kiln_ops, &k, k.cli.id);
+	if (k.cli.config_file && config_load_file(k.cli.config_file, &k.ctl.cfg, &err) < 0)
 		return fail(EXIT_BAD_CONFIG, &err);
 	if (setup_logger(&k, &err) < 0 || setup_metrics(&k, &err) < 0)
 		return fail(EXIT_BAD_CONFIG, &err);
+	k.ctl.metrics_applied = k.metrics.fd >= 0;
 	signals_set_metrics_fd(k.metrics.fd);
 	log_info("Running kiln v%s", KILN_VERSION);
 	if (choose_filters(&k, &err) < 0)
 		return fail(EXIT_BAD_ARGS, &err);
 
-	/* 3. Acquire: KVM, guest memory, vCPUs, devices, kernel and boot tables, the loop. */
-	if (build_vm(&k, &err, &code) < 0) {
-		virtio_devices_destroy(&k.devices);
-		vm_destroy(&k.vm);
-		return fail(code, &err);
-	}
-	if (setup_loop(&k, &err) < 0) {
-		console_restore();
-		vm_destroy(&k.vm);
-		return fail(EXIT_GENERIC, &err);
+	/* 3. The API: its socket, and its thread (filtered from its first request on). */
+	if (!k.cli.no_api && (ret = start_api(&k, &err)) < 0) {
+		if (k.api_on)
+			api_server_destroy(&k.api);
+		return fail(ret == -EINVAL ? EXIT_BAD_ARGS : EXIT_GENERIC, &err);
 	}
 
 	/*
-	 * 4. Start the vCPU threads: each installs its seccomp filter, then this thread
-	 * installs its own, and only then does any vCPU run guest code. From here on no
-	 * thread of kiln can create threads, exec or open files. (kiln holds no privileges:
-	 * the jailer dropped them before exec.)
+	 * 4. Acquire and start: KVM, guest memory, vCPUs, devices, kernel and boot tables, the
+	 * loop, then the vCPU threads. From the file at once, else when the API's
+	 * InstanceStart asks; until then this thread answers the API's requests.
 	 */
-	if (vm_start(&k.vm, restrict_main_thread, &k, &err) < 0) {
-		vm_join(&k.vm);
-		console_restore();
-		vm_destroy(&k.vm);
-		return fail(EXIT_GENERIC, &err);
+	if (k.cli.config_file) {
+		if (ctl_start(&k.ctl, &err) < 0) {
+			if (k.api_on)
+				api_server_destroy(&k.api);
+			return fail(k.start_code, &err);
+		}
+	} else {
+		while (k.ctl.state == VM_NOT_STARTED && !k.start_fatal) {
+			if ((ret = api_mailbox_wait(&k.mailbox)) < 0) {
+				log_error("API mailbox: %s", strerror(-ret));
+				return EXIT_GENERIC;
+			}
+			api_mailbox_serve(&k.mailbox, api_route, &k.ctl);
+		}
+		if (k.start_fatal) {
+			/* The API answered with the error: its thread writes it, then ends. */
+			api_server_destroy(&k.api);
+			return k.start_code;
+		}
 	}
 
 	/* 5. Run until the guest or a signal stops the VM. */
-	metrics_flush(&k.metrics);
 	ret = evloop_run(&k.loop);
 	if (ret < 0) {
 		log_error("event loop: %s", strerror(-ret));
@@ -457,10 +631,11 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
 	log_info("kiln exiting with code %d after %lld ms of CPU time (guest included)", code,
 		 (long long)cpu.tv_sec * 1000 + cpu.tv_nsec / 1000000);
+	/* The API thread may be waiting on this thread's answer: it ends with the process. */
 	virtio_devices_destroy(&k.devices);
 	vm_destroy(&k.vm);
 	evloop_destroy(&k.loop);
-	config_free(&k.cfg);
+	ctl_free(&k.ctl);
 	seccomp_set_free(&k.loaded_filters);
 	return code;
 }

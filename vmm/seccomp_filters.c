@@ -14,7 +14,8 @@
 
 #include "io.h"
 
-const char *const seccomp_thread_kinds[] = { "vmm", "vcpu" };
+/* vmm and vcpu first: every run has them; api only when the API server runs. */
+const char *const seccomp_thread_kinds[] = { "vmm", "vcpu", "api" };
 const unsigned int seccomp_thread_kinds_nr = ARRAY_SIZE(seccomp_thread_kinds);
 
 static int read_u32(const uint8_t *buf, size_t len, size_t *off, uint32_t *v)
@@ -78,13 +79,13 @@ int seccomp_validate(const struct seccomp_filter_set *set, struct error *err)
 			known |= strcmp(set->filters[i].name, seccomp_thread_kinds[k]) == 0;
 		if (!known)
 			return error_set(err, -EINVAL, "filter \"%s\" is not a kiln thread kind "
-					 "(vmm, vcpu)", set->filters[i].name);
+					 "(vmm, vcpu, api)", set->filters[i].name);
 		for (unsigned int j = 0; j < i; j++)
 			if (strcmp(set->filters[i].name, set->filters[j].name) == 0)
 				return error_set(err, -EINVAL, "filter \"%s\" appears twice",
 						 set->filters[i].name);
 	}
-	for (unsigned int k = 0; k < seccomp_thread_kinds_nr; k++)
+	for (unsigned int k = 0; k < SECCOMP_REQUIRED_KINDS; k++)
 		if (!seccomp_find(set, seccomp_thread_kinds[k]))
 			return error_set(err, -EINVAL, "no filter for the \"%s\" threads",
 					 seccomp_thread_kinds[k]);

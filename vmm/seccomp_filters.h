@@ -34,7 +34,11 @@ struct seccomp_filter_set {
 /* The filters compiled from seccomp-profiles/<arch>.json at build time (kiln only). */
 extern const struct seccomp_filter_set seccomp_builtin;
 
-/* The thread kinds kiln has, each of which must have exactly one filter. */
+/*
+ * The thread kinds kiln has: "vmm" and "vcpu" (the first SECCOMP_REQUIRED_KINDS) must each
+ * have exactly one filter; "api" must too when the API server runs (main checks it).
+ */
+#define SECCOMP_REQUIRED_KINDS 2
 extern const char *const seccomp_thread_kinds[];
 extern const unsigned int seccomp_thread_kinds_nr;
 
@@ -44,7 +48,7 @@ int seccomp_parse(const uint8_t *buf, size_t len, struct seccomp_filter_set *set
 /* Read, parse and validate a compiled-filter file. */
 int seccomp_load_file(const char *path, struct seccomp_filter_set *set, struct error *err)
 	MUST_CHECK;
-/* Check that `set` has one filter for every thread kind and nothing else. */
+/* Check that `set` has one filter for vmm and vcpu, at most one for api, nothing else. */
 int seccomp_validate(const struct seccomp_filter_set *set, struct error *err) MUST_CHECK;
 const struct seccomp_filter *seccomp_find(const struct seccomp_filter_set *set,
 					  const char *kind);

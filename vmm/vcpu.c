@@ -205,6 +205,14 @@ static void *vcpu_thread(void *arg)
 	pthread_mutex_unlock(&vm->start_gate);
 	pthread_barrier_wait(&vm->start_barrier);
 	while (!vm_stopping(vm)) {
+		if (vm_pausing(vm)) {
+			/* Between two KVM_RUNs: the last exit is handled, the state is KVM's. */
+			arch_vcpu_paused(vcpu);
+			vm_park(vm);
+			/* vm_pause's kick set immediate_exit; a stop since then is seen above. */
+			__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+			continue;
+		}
 		if (vcpu->id == 0 && !atomic_load_explicit(&vm->startup.recorded,
 							   memory_order_relaxed))
 			record_startup(vm);

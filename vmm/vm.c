@@ -46,6 +46,10 @@ int vm_create(struct vm *vm, int kvm_fd, const struct machine_config *mc, struct
 	vm->stop_efd = -1;
 	vm->console_out_fd = -1;
 	atomic_init(&vm->stopping, false);
+	atomic_init(&vm->pausing, false);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
+	vm->parked = 0;
 	atomic_init(&vm->exit_code, 0);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
@@ -131,6 +135,10 @@ void vm_request_stop(struct vm *vm, int exit_code)
 		atomic_store(&vm->exit_code, exit_code);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
+	/* Parked vCPUs, and a vm_pause waiting for them, see the stop. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	uint64_t one = 1;
 	if (vm->stop_efd >= 0 && write(vm->stop_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_error("stop eventfd: %m");
@@ -139,6 +147,52 @@ void vm_request_stop(struct vm *vm, int exit_code)
 bool vm_stopping(const struct vm *vm)
 {
 	return atomic_load(&vm->stopping);
+}
+
+bool vm_pausing(const struct vm *vm)
+{
+	return atomic_load(&vm->pausing);
+}
+
+static unsigned int started_vcpus(const struct vm *vm)
+{
+	unsigned int n = 0;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		n += vm->vcpus[i].thread_started;
+	return n;
+}
+
+int vm_pause(struct vm *vm)
+{
+	unsigned int want = started_vcpus(vm);
+
+	atomic_store(&vm->pausing, true);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->parked < want && !vm_stopping(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return vm_stopping(vm) ? -ESHUTDOWN : 0;
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store(&vm->pausing, false);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_park(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (vm_pausing(vm) && !vm_stopping(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->parked--;
+	pthread_mutex_unlock(&vm->pause_lock);
 }
 
 int vm_join(struct vm *vm)

@@ -69,6 +69,16 @@ struct vm {
 	pthread_mutex_t start_gate;
 	pthread_barrier_t start_barrier;
 
+	/*
+	 * Pause: vm_pause sets `pausing` and kicks every vCPU; each parks between two
+	 * KVM_RUNs (its exit handled, its registers KVM's) and counts itself in `parked`
+	 * under pause_lock; vm_resume clears `pausing` and wakes them.
+	 */
+	atomic_bool pausing;
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	unsigned int parked;
+
 	atomic_bool stopping;
 	atomic_int exit_code;
 	int stop_efd;		/* eventfd: wakes the main loop when a stop is requested */
@@ -118,6 +128,16 @@ int vm_start(struct vm *vm, int (*restrict_self)(void *opaque), void *opaque,
  */
 void vm_request_stop(struct vm *vm, int exit_code);
 bool vm_stopping(const struct vm *vm);
+/*
+ * Stop every vCPU at a clean point and return once all are parked (-ESHUTDOWN when
+ * the VM is stopping instead). From one thread at a time (the main thread).
+ */
+int vm_pause(struct vm *vm) MUST_CHECK;
+/* Let the parked vCPUs run again, their state as they left it. */
+void vm_resume(struct vm *vm);
+bool vm_pausing(const struct vm *vm);
+/* A vCPU thread that found vm_pausing(): count itself parked and wait to be resumed. */
+void vm_park(struct vm *vm);
 /* Join vCPU threads after a stop; returns the exit code. */
 int vm_join(struct vm *vm);
 void vm_destroy(struct vm *vm);

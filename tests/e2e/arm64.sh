@@ -66,19 +66,19 @@ c=$work
 t=240
 cp $A64_GUEST_ROOTFS /tmp/kiln-arm64-rootfs.ext4
 echo "lab: \$(uname -m), \$(ls /dev/kvm)"
-timeout \$t \$k --level Debug --config-file \$c/poweroff.json </dev/null >\$w/poweroff.out 2>&1; echo \$? >\$w/poweroff.rc
+timeout \$t \$k --level Debug --no-api --config-file \$c/poweroff.json </dev/null >\$w/poweroff.out 2>&1; echo \$? >\$w/poweroff.rc
 echo "lab: poweroff done (\$(cat \$w/poweroff.rc))"
-timeout \$t \$k --config-file \$c/reboot.json </dev/null >\$w/reboot.out 2>&1; echo \$? >\$w/reboot.rc
+timeout \$t \$k --no-api --config-file \$c/reboot.json </dev/null >\$w/reboot.out 2>&1; echo \$? >\$w/reboot.rc
 echo "lab: reboot done (\$(cat \$w/reboot.rc))"
 (for i in \$(seq 60); do sleep 4; printf 'echo CONSOLE-\$((6*7)); poweroff -f\n'; done) |
-	timeout \$t \$k --config-file \$c/console.json >\$w/console.out 2>&1; echo \$? >\$w/console.rc
+	timeout \$t \$k --no-api --config-file \$c/console.json >\$w/console.out 2>&1; echo \$? >\$w/console.rc
 echo "lab: console done (\$(cat \$w/console.rc))"
-timeout \$t \$k --config-file \$c/blk.json </dev/null >\$w/blk.out 2>&1; echo \$? >\$w/blk.rc
+timeout \$t \$k --no-api --config-file \$c/blk.json </dev/null >\$w/blk.out 2>&1; echo \$? >\$w/blk.rc
 echo "lab: blk done (\$(cat \$w/blk.rc))"
 mkdir -p /run/jail
 timeout \$t \$j --id arm64-e2e --exec-file \$k --uid 1000 --gid 1000 --chroot-base-dir /run/jail \\
 	--bind $A64_IMAGE:/Image --bind $A64_GUEST_INITRAMFS:/initrd.cpio.gz \\
-	-- --config-file - <\$c/jail.json >\$w/jail.out 2>&1; echo \$? >\$w/jail.rc
+	-- --no-api --config-file - <\$c/jail.json >\$w/jail.out 2>&1; echo \$? >\$w/jail.rc
 echo "lab: jailer done (\$(cat \$w/jail.rc))"
 INSIDE
 

@@ -107,7 +107,7 @@ boot() {
 		"$KILN_GUEST_CMDLINE kiln.run=$(b64 "$cmd") $extra" "${E2E_EXTRA_JSON:-}"
 	out=$E2E_TMP/$name.out
 	err=$E2E_TMP/$name.err
-	bounded "${E2E_TIMEOUT:-120}" "$name" "$KILN" --config-file "$cfg" "$@" </dev/null >"$out" 2>"$err"
+	bounded "${E2E_TIMEOUT:-120}" "$name" "$KILN" --no-api --config-file "$cfg" "$@" </dev/null >"$out" 2>"$err"
 	status=$?
 	gstatus=$(sed -n 's/^KILN-GUEST-EXIT \([0-9]*\).*/\1/p' "$out" | tail -n 1)
 	gstatus=${gstatus:-none}

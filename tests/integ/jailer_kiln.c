@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include "api_client.h"
 #include "jailer_util.h"
 #include "proc.h"
 
@@ -51,7 +52,7 @@ static void jailer_argv(const char **argv, const char *guest)
 	cr_assert_not_null(realpath(rel, guest_path), "test guest %s not built", rel);
 	snprintf(bind, sizeof(bind), "%s:/%s.elf", guest_path, guest);
 	const char *a[] = { t.jailer, "--id", t.id, "--exec-file", kiln, "--uid", uid, "--gid", gid,
-			    "--chroot-base-dir", t.base, "--bind", bind, "--", "--config-file", "-",
+			    "--chroot-base-dir", t.base, "--bind", bind, "--", "--no-api", "--config-file", "-",
 			    NULL };
 	memcpy(argv, a, sizeof(a));
 }
@@ -125,12 +126,14 @@ static bool read_thread(pid_t pid, const char *tid, struct thread_state *s, bool
 
 /*
  * Every user thread: seccomp filter, no_new_privs, the jail's ids, no capability;
- * vcpus + 1 of them. *named is set when they are "kiln" and "kiln_vcpu 0".."N-1".
+ * vcpus + 1 of them, + 1 with the API. *named is set when they are "kiln",
+ * "kiln_vcpu 0".."N-1" (and "kiln_api").
  */
-static int check_threads(pid_t pid, int vcpus, bool *named, char *why, size_t size)
+static int check_threads_api(pid_t pid, int vcpus, bool api, bool *named, char *why,
+			     size_t size)
 {
 	char p[64];
-	int users = 0, vcpu_seen = 0, main_seen = 0;
+	int users = 0, vcpu_seen = 0, main_seen = 0, api_seen = 0;
 	snprintf(p, sizeof(p), "/proc/%d/task", (int)pid);
 	DIR *d = opendir(p);
 	if (!d)
@@ -160,12 +163,20 @@ static int check_threads(pid_t pid, int vcpus, bool *named, char *why, size_t si
 			vcpu_seen |= 1 << n;
 		else if (strcmp(s.name, "kiln") == 0)
 			main_seen++;
+		else if (strcmp(s.name, "kiln_api") == 0)
+			api_seen++;
 	}
 	closedir(d);
-	if (users != vcpus + 1)
-		return snprintf(why, size, "%d user threads, expected %d", users, vcpus + 1), -1;
-	*named = main_seen == 1 && vcpu_seen == (1 << vcpus) - 1;
+	if (users != vcpus + 1 + api)
+		return snprintf(why, size, "%d user threads, expected %d", users, vcpus + 1 + api),
+		       -1;
+	*named = main_seen == 1 && vcpu_seen == (1 << vcpus) - 1 && api_seen == api;
 	return 0;
+}
+
+static int check_threads(pid_t pid, int vcpus, bool *named, char *why, size_t size)
+{
+	return check_threads_api(pid, vcpus, false, named, why, size);
 }
 
 struct idle_vm {
@@ -288,5 +299,51 @@ Test(jailer_kiln, a_guest_larger_than_the_jails_memory_limit_is_refused)
 	proc_run(argv, config("hello", 1), 30000, &r);
 	cr_assert_eq(r.status, 0, "status %d: %s", r.status, r.err);
 	cr_assert_str_eq(r.out, "Hello from a kiln test guest!\n");
+	cr_assert(jt_dir_empty(t.base), "jail left behind");
+}
+
+/*
+ * Without --no-api, kiln in the jail serves the API at /run/firecracker.socket of the
+ * jail (the jailer makes /run the VMM's), which a client on the host reaches as
+ * <base>/kiln/<id>/root/run/firecracker.socket; the API thread is filtered too.
+ */
+Test(jailer_kiln, the_api_is_served_at_run_firecracker_socket_in_the_jail)
+{
+	const char *argv[20];
+	char sock[2 * PATH_MAX], pidfile[2 * PATH_MAX], v[32], resp[4096], buf[4096] = "";
+	char why[1024] = "";
+	bool named = false;
+	int out;
+
+	jailer_argv(argv, "idle");
+	for (int i = 0; argv[i]; i++)
+		if (!strcmp(argv[i], "--")) {
+			argv[i + 1] = NULL;
+			break;
+		}
+	pid_t jailer = proc_spawn(argv, NULL, &out, NULL);
+	snprintf(sock, sizeof(sock), "%s/kiln/%s/root/run/firecracker.socket", t.base, t.id);
+	cr_assert(api_wait_socket(sock, 30000), "no API at %s", sock);
+	cr_assert_eq(api_call(sock, "PUT", "/boot-source", "{\"kernel_image_path\": \"/idle.elf\"}",
+			      resp, sizeof(resp)), 204, "%s", resp);
+	cr_assert_eq(api_call(sock, "PUT", "/machine-config", "{\"vcpu_count\": 2, "
+			      "\"mem_size_mib\": 64}", resp, sizeof(resp)), 204, "%s", resp);
+	cr_assert_eq(api_call(sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}",
+			      resp, sizeof(resp)), 204, "%s", resp);
+	cr_assert(proc_read_until(out, buf, sizeof(buf), "idle: ready\n", 30000), "%s", buf);
+	cr_assert_eq(api_call(sock, "GET", "/", NULL, resp, sizeof(resp)), 200);
+	cr_assert(strstr(resp, "\"state\":\"Running\""), "%s", resp);
+	snprintf(pidfile, sizeof(pidfile), "%s/kiln/%s/root/kiln.pid", t.base, t.id);
+	cr_assert_gt(jt_read(pidfile, v, sizeof(v)), 0);
+	pid_t pid = (pid_t)atoi(v);
+	int ok = -1;
+	for (int i = 0; i < 200 && (ok = check_threads_api(pid, 2, true, &named, why,
+							   sizeof(why))) < 0; i++)
+		usleep(10000);
+	cr_assert_eq(ok, 0, "%s", why);
+	cr_assert(named, "threads not named kiln, kiln_vcpu N and kiln_api");
+	kill(jailer, SIGTERM);
+	cr_assert_eq(proc_wait(jailer, 10000), 128 + SIGTERM);
+	close(out);
 	cr_assert(jt_dir_empty(t.base), "jail left behind");
 }

@@ -223,14 +223,14 @@ Test(kiln_badinput, sections_without_a_device_are_refused)
 
 Test(kiln_badinput, unreadable_config_file)
 {
-	const char *argv[] = { t.kiln, "--config-file", "/nonexistent.json", NULL };
+	const char *argv[] = { t.kiln, "--no-api", "--config-file", "/nonexistent.json", NULL };
 	proc_run(argv, NULL, 10000, &r);
 	expect_error(152, "/nonexistent.json: No such file or directory");
 }
 
 Test(kiln_badinput, config_file_is_a_directory)
 {
-	const char *argv[] = { t.kiln, "--config-file", t.dir, NULL };
+	const char *argv[] = { t.kiln, "--no-api", "--config-file", t.dir, NULL };
 	proc_run(argv, NULL, 10000, &r);
 	expect_error(152, ": a directory, not a regular file");
 }
@@ -240,7 +240,7 @@ Test(kiln_badinput, config_on_standard_input)
 	char json[512];
 	snprintf(json, sizeof(json), "{\"boot-source\": {\"kernel_image_path\": \"%s\"}}",
 		 kt_guest("hello"));
-	const char *argv[] = { t.kiln, "--config-file", "-", NULL };
+	const char *argv[] = { t.kiln, "--no-api", "--config-file", "-", NULL };
 	proc_run(argv, json, 20000, &r);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert_str_eq(r.out, "Hello from a kiln test guest!\n");
@@ -271,7 +271,7 @@ static const char *make_fifo(const char *name)
  */
 static double startup_s(void)
 {
-	const char *argv[] = { t.kiln, "--config-file", "/nonexistent/kiln.json", NULL };
+	const char *argv[] = { t.kiln, "--no-api", "--config-file", "/nonexistent/kiln.json", NULL };
 	struct proc_result base;
 	double t0 = now_s();
 	proc_run(argv, NULL, 10000, &base);
@@ -329,7 +329,7 @@ Test(kiln_badinput, fifo_as_drive_is_refused_at_once)
 Test(kiln_badinput, fifo_as_config_file_is_refused_at_once)
 {
 	const char *fifo = make_fifo("fifo");
-	const char *argv[] = { t.kiln, "--config-file", fifo, NULL };
+	const char *argv[] = { t.kiln, "--no-api", "--config-file", fifo, NULL };
 	double t0 = now_s();
 	proc_run(argv, NULL, 10000, &r);
 	expect_fifo_refused(t0, "--config-file", fifo, "a FIFO, not a regular file");
@@ -409,19 +409,19 @@ Test(kiln_badinput, bad_kernel_is_refused_before_guest_memory_is_mapped)
 
 Test(kiln_badinput, bad_arguments_exit_153)
 {
-	const char *none[] = { t.kiln, NULL };
+	const char *none[] = { t.kiln, "--no-api", NULL };
 	proc_run(none, NULL, 10000, &r);
-	expect_error(153, "--config-file is required");
-	const char *unknown[] = { t.kiln, "--config-file", t.config, "--frobnicate", NULL };
+	expect_error(153, "--no-api requires --config-file");
+	const char *unknown[] = { t.kiln, "--no-api", "--config-file", t.config, "--frobnicate", NULL };
 	proc_run(unknown, NULL, 10000, &r);
 	expect_error(153, "unknown option --frobnicate (see --help)");
-	const char *id[] = { t.kiln, "--config-file", t.config, "--id", "../etc", NULL };
+	const char *id[] = { t.kiln, "--no-api", "--config-file", t.config, "--id", "../etc", NULL };
 	proc_run(id, NULL, 10000, &r);
 	expect_error(153, "--id: \"../etc\" must be 1 to 64 characters");
-	const char *level[] = { t.kiln, "--config-file", t.config, "--level", "loud", NULL };
+	const char *level[] = { t.kiln, "--no-api", "--config-file", t.config, "--level", "loud", NULL };
 	proc_run(level, NULL, 10000, &r);
 	expect_error(153, "--level: \"loud\" is not one of");
-	const char *value[] = { t.kiln, "--config-file", NULL };
+	const char *value[] = { t.kiln, "--no-api", "--config-file", NULL };
 	proc_run(value, NULL, 10000, &r);
 	expect_error(153, "--config-file needs a value");
 }
@@ -431,7 +431,7 @@ Test(kiln_badinput, help_and_version)
 	const char *help[] = { t.kiln, "--help", NULL };
 	proc_run(help, NULL, 10000, &r);
 	cr_assert_eq(r.status, 0);
-	cr_assert(strstr(r.out, "Usage: kiln --config-file FILE"), "%s", r.out);
+	cr_assert(strstr(r.out, "Usage: kiln [--api-sock PATH] [--config-file FILE]"), "%s", r.out);
 	const char *version[] = { t.kiln, "--version", NULL };
 	proc_run(version, NULL, 10000, &r);
 	cr_assert_eq(r.status, 0);

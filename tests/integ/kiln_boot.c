@@ -264,7 +264,7 @@ static int count_threads_named(pid_t pid, const char *prefix)
 static pid_t start_idle(int vcpus, int *out_fd)
 {
 	kt_guest_config(&t, "idle", (unsigned int)vcpus, 64);
-	const char *argv[] = { t.kiln, "--config-file", t.config, NULL };
+	const char *argv[] = { t.kiln, "--no-api", "--config-file", t.config, NULL };
 	int in_fd;
 	pid_t pid = proc_spawn(argv, &in_fd, out_fd, NULL);
 	cr_assert_gt(pid, 0);

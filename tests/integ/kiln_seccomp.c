@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "api_client.h"
 #include "kiln_util.h"
 
 #define PROFILE "seccomp-profiles/x86_64.json"
@@ -249,7 +250,7 @@ static void check_violation(const char *kind, const char *thread)
 	kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"metrics\": "
 		  "{\"metrics_path\": \"%s\"}}", kt_guest("idle"), kt_path(&t, "metrics"));
 	setenv("KILN_TEST_BAD_SYSCALL", kind, 1);
-	const char *argv[] = { testhooks, "--config-file", t.config, NULL };
+	const char *argv[] = { testhooks, "--no-api", "--config-file", t.config, NULL };
 	proc_run(argv, NULL, 20000, &r);
 	unsetenv("KILN_TEST_BAD_SYSCALL");
 	cr_assert_eq(r.status, 148, "status %d: %s", r.status, r.err);
@@ -321,7 +322,7 @@ static int threads_in_mode(pid_t pid, int mode, int *total)
 static void run_idle_and_count(const char *extra, int mode, int vcpus)
 {
 	kt_guest_config(&t, "idle", (unsigned int)vcpus, 64);
-	const char *argv[] = { t.kiln, "--config-file", t.config, extra, NULL };
+	const char *argv[] = { t.kiln, "--no-api", "--config-file", t.config, extra, NULL };
 	int out, err_fd;
 	pid_t pid = proc_spawn(argv, NULL, &out, &err_fd);
 	char buf[256] = "";
@@ -420,10 +421,11 @@ struct coverage {
 	size_t vlen;
 };
 
-static void scan_trace(const char *path, struct coverage *cov)
+/* With `api`, the first thread after the main one is the API thread (vCPUs come later). */
+static void scan_trace(const char *path, struct coverage *cov, bool api)
 {
 	char line[4096];
-	pid_t main_pid = 0;
+	pid_t main_pid = 0, api_pid = 0;
 	pid_t filtered[64];
 	unsigned int nfiltered = 0;
 	FILE *f = fopen(path, "r");
@@ -437,6 +439,8 @@ static void scan_trace(const char *path, struct coverage *cov)
 			continue;
 		if (!main_pid)
 			main_pid = pid;
+		else if (api && !api_pid && pid != main_pid)
+			api_pid = pid;
 		bool is_filtered = false;
 		for (unsigned int i = 0; i < nfiltered; i++)
 			is_filtered |= filtered[i] == pid;
@@ -454,7 +458,7 @@ static void scan_trace(const char *path, struct coverage *cov)
 			if (*p == ',')
 				p += 2;
 		}
-		const char *kind = pid == main_pid ? "vmm" : "vcpu";
+		const char *kind = pid == main_pid ? "vmm" : pid == api_pid ? "api" : "vcpu";
 		int nr = seccomp_syscall_resolve_name(name);
 		struct rule *ru = find_rule(kind, nr, args);
 		if (ru) {
@@ -484,6 +488,7 @@ static void traced_argv(const char **argv, const char *allow_all, const char *tr
 	argv[n++] = t.kiln;
 	argv[n++] = "--seccomp-filter";
 	argv[n++] = allow_all;
+	argv[n++] = "--no-api";
 	argv[n++] = "--config-file";
 	argv[n++] = t.config;
 	argv[n] = NULL;
@@ -501,7 +506,7 @@ static void scenario(struct coverage *cov, const char *allow_all, const char *na
 	traced_argv(argv, allow_all, trace);
 	proc_run(argv, in, 60000, &r);
 	cr_assert(!r.timed_out, "%s timed out", name);
-	scan_trace(trace, cov);
+	scan_trace(trace, cov, false);
 }
 
 /* The virtio guests against real images: every engine and the entropy device. */
@@ -528,7 +533,7 @@ static void scenario_virtio(struct coverage *cov, const char *allow_all, const c
 	traced_argv(argv, allow_all, trace);
 	proc_run(argv, NULL, 60000, &r);
 	cr_assert(!r.timed_out, "%s timed out", name);
-	scan_trace(trace, cov);
+	scan_trace(trace, cov, false);
 }
 
 /* A live run: stdin a pipe or a terminal, input typed once `ready` is printed, then
@@ -620,7 +625,52 @@ static void scenario_live(struct coverage *cov, const char *allow_all, const cha
 	close(p[0]);
 	close(in_w);
 	close(in_r);
-	scan_trace(trace, cov);
+	scan_trace(trace, cov, false);
+}
+
+/*
+ * The API: a VM configured and started over the socket, asked about after the start,
+ * paused and resumed, then a fault on the API thread, whose handler exits there.
+ */
+static void scenario_api(struct coverage *cov, const char *allow_all)
+{
+	char trace[PATH_MAX + 64], sock[PATH_MAX + 64], body[PATH_MAX + 64], resp[8192];
+	char buf[512] = "";
+	int out = -1;
+
+	snprintf(trace, sizeof(trace), "%s", kt_path(&t, "api.trace"));
+	snprintf(sock, sizeof(sock), "%s", kt_path(&t, "api.sock"));
+	const char *argv[] = { "/usr/bin/strace", "-f", "-qq", "-e", "raw=all", "-o", trace,
+			       t.kiln, "--seccomp-filter", allow_all, "--api-sock", sock, NULL };
+	pid_t pid = proc_spawn(argv, NULL, &out, NULL);
+	cr_assert(api_wait_socket(sock, 30000), "the API socket never answered");
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\"}", kt_guest("idle"));
+	cr_assert_eq(api_call(sock, "PUT", "/boot-source", body, resp, sizeof(resp)), 204, "%s",
+		     resp);
+	cr_assert_eq(api_call(sock, "PUT", "/machine-config", "{\"vcpu_count\": 2, "
+			      "\"mem_size_mib\": 64}", resp, sizeof(resp)), 204, "%s", resp);
+	cr_assert_eq(api_call(sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}",
+			      resp, sizeof(resp)), 204, "%s", resp);
+	cr_assert(proc_read_until(out, buf, sizeof(buf), "idle: ready\n", 30000), "%s", buf);
+	cr_assert_eq(api_call(sock, "GET", "/", NULL, resp, sizeof(resp)), 200, "%s", resp);
+	cr_assert_eq(api_call(sock, "GET", "/vm/config", NULL, resp, sizeof(resp)), 200);
+	cr_assert_eq(api_call(sock, "PUT", "/vsock", "{}", resp, sizeof(resp)), 400);
+	cr_assert_eq(api_call(sock, "PATCH", "/vm", "{\"state\": \"Paused\"}", resp,
+			      sizeof(resp)), 204, "%s", resp);
+	cr_assert_eq(api_call(sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}", resp,
+			      sizeof(resp)), 204, "%s", resp);
+	/* strace's child is kiln. */
+	char path[64], kids[64] = "";
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	FILE *f = fopen(path, "r");
+	cr_assert(f && fgets(kids, sizeof(kids), f));
+	fclose(f);
+	pid_t kiln = atoi(kids), api = find_thread(kiln, "kiln_api");
+	cr_assert_gt(api, 0);
+	syscall(SYS_tgkill, kiln, api, SIGSEGV);
+	cr_assert_geq(proc_wait(pid, 30000), 0, "kiln did not end");
+	close(out);
+	scan_trace(trace, cov, true);
 }
 
 Test(kiln_seccomp, profile_has_no_dead_rules_and_scenarios_make_no_other_calls)
@@ -657,6 +707,7 @@ Test(kiln_seccomp, profile_has_no_dead_rules_and_scenarios_make_no_other_calls)
 	/* A fatal signal on a vCPU thread: the handler restores the terminal and exits there. */
 	scenario_live(&cov, aa, "vcpu-segv.trace", &(struct live){ .guest = "idle", .vcpus = 2,
 		      .tty = true, .ready = "idle: ready\n", .sig = SIGSEGV, .to_vcpu = true });
+	scenario_api(&cov, aa);
 
 	char dead[4096] = "";
 	size_t dlen = 0;
@@ -681,7 +732,7 @@ Test(kiln_seccomp, the_aarch64_profile_compiles_for_aarch64)
 	cr_assert_not_null(f);
 	cr_assert_eq(fread(buf, 1, 12, f), 12u);
 	fclose(f);
-	cr_assert(memcmp(buf, "KILNBPF1\2\0\0\0", 12) == 0, "not two filters in kiln's format");
+	cr_assert(memcmp(buf, "KILNBPF1\3\0\0\0", 12) == 0, "not three filters in kiln's format");
 	/* A system call that exists only on x86-64 is refused for arm64 by name. */
 	const char *bad[] = { seccompc, "--arch", "aarch64", "seccomp-profiles/x86_64.json",
 			      "--bpf", out, NULL };

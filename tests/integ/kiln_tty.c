@@ -35,7 +35,7 @@ static pid_t start_on_tty(int *master, int *slave, int *out)
 		dup2(p[1], 1);
 		int null = open("/dev/null", O_WRONLY);
 		dup2(null, 2);
-		execl(t.kiln, t.kiln, "--config-file", t.config, (char *)NULL);
+		execl(t.kiln, t.kiln, "--no-api", "--config-file", t.config, (char *)NULL);
 		_exit(127);
 	}
 	close(p[1]);
@@ -92,7 +92,7 @@ Test(kiln_tty, restored_after_the_guest_reboots)
 		int null = open("/dev/null", O_WRONLY);
 		dup2(null, 1);
 		dup2(null, 2);
-		execl(t.kiln, t.kiln, "--config-file", t.config, (char *)NULL);
+		execl(t.kiln, t.kiln, "--no-api", "--config-file", t.config, (char *)NULL);
 		_exit(127);
 	}
 	cr_assert_eq(proc_wait(pid, 20000), 0);

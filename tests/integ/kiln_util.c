@@ -70,8 +70,8 @@ void kt_guest_config(struct kt *t, const char *guest, unsigned int vcpus, unsign
 
 void kt_run(struct kt *t, struct proc_result *r, const char *in, int timeout_ms, ...)
 {
-	const char *argv[32] = { t->kiln, "--config-file", t->config };
-	int n = 3;
+	const char *argv[32] = { t->kiln, "--no-api", "--config-file", t->config };
+	int n = 4;
 	va_list ap;
 	va_start(ap, timeout_ms);
 	for (const char *a; n < 31 && (a = va_arg(ap, const char *)) != NULL;)

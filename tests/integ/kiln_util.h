@@ -20,7 +20,7 @@ const char *kt_guest(const char *name);
 void kt_config(struct kt *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A minimal config booting a test guest. */
 void kt_guest_config(struct kt *t, const char *guest, unsigned int vcpus, unsigned int mem_mib);
-/* Run kiln --config-file <config> [extra args...] (NULL-terminated) with stdin `in`. */
+/* Run kiln --no-api --config-file <config> [extra args...] (NULL-terminated) with stdin `in`. */
 void kt_run(struct kt *t, struct proc_result *r, const char *in, int timeout_ms, ...);
 /* Path inside the temp dir. */
 const char *kt_path(struct kt *t, const char *name);

@@ -64,12 +64,30 @@ Test(cli, help_and_version_need_no_config)
 	cr_assert_not(cli.help, "each parse starts afresh");
 }
 
-Test(cli, config_file_required)
+Test(cli, api_socket_by_default)
 {
-	expect_error(cli_parse(1, (char *[]){ "kiln", NULL }, &cli, &err), -EINVAL,
-		     "--config-file is required (kiln has no API server yet)");
-	expect_error(PARSE("--id", "x"), -EINVAL,
-		     "--config-file is required (kiln has no API server yet)");
+	cr_assert_eq(cli_parse(1, (char *[]){ "kiln", NULL }, &cli, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(cli.api_sock, "/run/firecracker.socket");
+	cr_assert_not(cli.no_api);
+	cr_assert_null(cli.config_file);
+	cr_assert_eq(PARSE("--api-sock", "/tmp/a.sock", "--config-file", "/vm.json"), 0, "%s",
+		     err.msg);
+	cr_assert_str_eq(cli.api_sock, "/tmp/a.sock");
+	cr_assert_str_eq(cli.config_file, "/vm.json");
+	cr_assert_eq(PARSE("--api-sock=/s"), 0, "%s", err.msg);
+	cr_assert_str_eq(cli.api_sock, "/s");
+}
+
+Test(cli, no_api_needs_config_file)
+{
+	cr_assert_eq(PARSE("--no-api", "--config-file", "/vm.json"), 0, "%s", err.msg);
+	cr_assert(cli.no_api);
+	expect_error(PARSE("--no-api"), -EINVAL, "--no-api requires --config-file");
+	expect_error(PARSE("--no-api", "--id", "x"), -EINVAL, "--no-api requires --config-file");
+	expect_error(PARSE("--no-api", "--api-sock", "/s", "--config-file", "/c"), -EINVAL,
+		     "--api-sock and --no-api exclude each other");
+	expect_error(PARSE("--api-sock", ""), -EINVAL, "--api-sock: must not be empty");
+	expect_error(PARSE("--api-sock"), -EINVAL, "--api-sock needs a value");
 }
 
 Test(cli, unknown_and_positional_arguments)
@@ -120,8 +138,11 @@ Test(cli, bad_numbers)
 
 Test(cli, unsupported_firecracker_flags)
 {
-	expect_error(PARSE("--api-sock", "/run/fc.sock"), -ENOTSUP,
-		     "--api-sock: not supported yet (kiln has no API server; use --config-file)");
+	/* Firecracker flags kiln does not have are refused, never ignored. */
+	expect_error(PARSE("--http-api-max-payload-size", "1000"), -EINVAL,
+		     "unknown option --http-api-max-payload-size (see --help)");
+	expect_error(PARSE("--metadata", "/m.json"), -EINVAL,
+		     "unknown option --metadata (see --help)");
 }
 
 Test(cli, seccomp_flags)

@@ -1,5 +1,6 @@
 /* The i8042 keyboard controller as Linux probes it, and the 0xfe reset pulse. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <string.h>
 
 #include "i8042.h"
@@ -183,4 +184,39 @@ Test(i8042, other_ports_read_all_ones)
 	cr_assert_eq(rd(3), 0xff);
 	wr(2, 0xfe);
 	cr_assert_eq(rec.resets, 0);
+}
+
+Test(i8042, ctrl_alt_del_types_three_keys_with_an_edge_per_byte)
+{
+	cr_assert_eq(i8042_ctrl_alt_del(k), 0);
+	/* Translation is on by default: scan code set 1, Ctrl, Alt, then E0-prefixed Delete. */
+	static const uint8_t set1[] = { 0x1d, 0x38, 0xe0, 0x53 };
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(rec.irq, 1, "byte %d: IRQ 1 raised", i);
+		cr_assert_eq(rec.raises, i + 1, "byte %d: one edge per byte", i);
+		cr_assert(rd(STATUS) & 0x01);
+		cr_assert_eq(rd(DATA), set1[i], "byte %d", i);
+	}
+	cr_assert_eq(rec.irq, 0, "lowered once every byte was read");
+	cr_assert_not(rd(STATUS) & 0x01);
+
+	/* With translation off (i8042.direct), set 2. */
+	wr(CMD, 0x60);
+	wr(DATA, 0x05);
+	cr_assert_eq(i8042_ctrl_alt_del(k), 0);
+	static const uint8_t set2[] = { 0x14, 0x11, 0xe0, 0x71 };
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(rd(DATA), set2[i], "byte %d", i);
+}
+
+Test(i8042, ctrl_alt_del_needs_room_in_the_buffer)
+{
+	cr_assert_eq(i8042_ctrl_alt_del(k), 0);
+	cr_assert_eq(i8042_ctrl_alt_del(k), 0);
+	/* Eight bytes waiting, none read: a guest that does not read gets no more. */
+	cr_assert_eq(i8042_ctrl_alt_del(k), -EAGAIN);
+	for (int i = 0; i < 8; i++)
+		(void)rd(DATA);
+	cr_assert_eq(rec.irq, 0);
+	cr_assert_eq(i8042_ctrl_alt_del(k), 0);
 }

@@ -33,7 +33,7 @@ i=0
 while [ \$i -lt $runs ]; do
 	i=\$((i + 1))
 	out=/tmp/boot.\$i
-	timeout 300 $root/build/aarch64/kiln --boot-timer --level Debug --config-file $work/vm.json \\
+	timeout 300 $root/build/aarch64/kiln --boot-timer --level Debug --no-api --config-file $work/vm.json \\
 		</dev/null >\$out 2>&1 &
 	pid=\$!
 	# At /init: kiln's resident memory outside the guest's RAM mapping ($mem MiB).

@@ -127,7 +127,7 @@ kiln_vm() { # ENGINE
   "metrics": { "metrics_path": "$tmp/kiln-$1.metrics" }
 }
 JSON
-	run_vmm "kiln-$1" 'kiln_vcpu*' "$build/kiln" --config-file "$tmp/kiln-$1.json" --level Debug
+	run_vmm "kiln-$1" 'kiln_vcpu*' "$build/kiln" --no-api --config-file "$tmp/kiln-$1.json" --level Debug
 }
 
 only=${BENCH_BLK_ONLY:-kiln-Sync kiln-Async qemu}	# a subset, for debugging

@@ -40,7 +40,7 @@ JSON
 		KILN-GUEST-INIT*) [ -n "$init" ] || init=$(( $(now_ms) - t0 )) ;;
 		KILN-GUEST-EXIT*) exit=$(( $(now_ms) - t0 )) ;;
 		esac
-	done < <(timeout -k 5 120 "$build/kiln" --config-file "$tmp/vm.json" 2>/dev/null </dev/null | tr -d '\r')
+	done < <(timeout -k 5 120 "$build/kiln" --no-api --config-file "$tmp/vm.json" 2>/dev/null </dev/null | tr -d '\r')
 	echo "${init:-0} ${exit:-0}"
 }
 

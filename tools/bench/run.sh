@@ -23,7 +23,7 @@ echo
 # 1. Start-up: CPU time from exec to the first KVM_RUN, as kiln itself measures it.
 cfg=$(config hello 1 128)
 for _ in $(seq "$runs"); do
-	"$kiln" --config-file "$cfg" --level Debug 2>&1 >/dev/null |
+	"$kiln" --no-api --config-file "$cfg" --level Debug 2>&1 >/dev/null |
 		sed -n 's/.*first KVM_RUN after \([0-9]*\) us of CPU time, \([0-9]*\) us since start.*/\1 \2/p'
 done > "$tmp/startup"
 cpu=$(cut -d' ' -f1 "$tmp/startup" | median)
@@ -36,7 +36,7 @@ printf '%-44s %7s us\n' "start-up wall time to first KVM_RUN (median)" "$wall"
 
 # 2. Memory overhead: resident memory outside guest RAM while a guest runs.
 cfg=$(config idle 1 128)
-exec 3< <("$kiln" --config-file "$cfg" 2>/dev/null & echo "pid $!"; wait)
+exec 3< <("$kiln" --no-api --config-file "$cfg" 2>/dev/null & echo "pid $!"; wait)
 read -r _ pid <&3
 until grep -q 'idle: ready' <&3; do :; done
 guest_bytes=$((128 << 20))
@@ -55,7 +55,7 @@ printf '%-44s %7s KiB  (of %d MiB mapped)\n' "guest RAM resident (touched by the
 # so process start-up and teardown do not count against it.
 cfg=$(config exits 1 64)
 base=$(config hello 1 64)
-wall_us() { local s e; s=$(date +%s%N); "$kiln" --config-file "$1" >/dev/null 2>&1; e=$(date +%s%N); echo $(( (e - s) / 1000 )); }
+wall_us() { local s e; s=$(date +%s%N); "$kiln" --no-api --config-file "$1" >/dev/null 2>&1; e=$(date +%s%N); echo $(( (e - s) / 1000 )); }
 for _ in 1 2 3 4 5; do
 	echo $(( $(wall_us "$cfg") - $(wall_us "$base") )) >> "$tmp/kiln_exits"
 	"$build/tools/bench/barekvm" "$guests/exits.elf" | awk '{printf "%d\n", $5 * 1000000}' >> "$tmp/bare_exits"
@@ -68,8 +68,8 @@ printf '%-44s %7s us   bare: %s us\n' "per exit" "$(awk -v k="$k" 'BEGIN {printf
 
 # 4. The cost of seccomp on the hot path: the same exits with kiln's filters off.
 for _ in 1 2 3 4 5; do
-	s=$(date +%s%N); "$kiln" --config-file "$cfg" --no-seccomp >/dev/null 2>&1; e=$(date +%s%N)
-	s2=$(date +%s%N); "$kiln" --config-file "$base" --no-seccomp >/dev/null 2>&1; e2=$(date +%s%N)
+	s=$(date +%s%N); "$kiln" --no-api --config-file "$cfg" --no-seccomp >/dev/null 2>&1; e=$(date +%s%N)
+	s2=$(date +%s%N); "$kiln" --no-api --config-file "$base" --no-seccomp >/dev/null 2>&1; e2=$(date +%s%N)
 	echo $(( (e - s) / 1000 - (e2 - s2) / 1000 )) >> "$tmp/kiln_nofilter"
 done
 nf=$(median < "$tmp/kiln_nofilter")

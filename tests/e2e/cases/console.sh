@@ -5,7 +5,7 @@ case_interactive_shell_through_the_console() {
 	local cfg=$E2E_TMP/tty.json sess=kiln-e2e-$$ i
 	write_config "$cfg" "$KILN_GUEST_VMLINUX" 1 256 "$KILN_GUEST_CMDLINE kiln.shell=1"
 	tmux new-session -d -s "$sess" -x 120 -y 40 \
-		"$KILN --config-file $cfg 2>$E2E_TMP/tty.err; echo \"kiln-status=\$?\"; sleep 30"
+		"$KILN --no-api --config-file $cfg 2>$E2E_TMP/tty.err; echo \"kiln-status=\$?\"; sleep 30"
 	screen() { tmux capture-pane -p -t "$sess" -S -200; }
 	wait_for() {
 		for i in $(seq 600); do screen | grep -q -- "$1" && return 0; sleep 0.2; done

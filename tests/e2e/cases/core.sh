@@ -48,7 +48,7 @@ case_every_kiln_thread_is_filtered_while_linux_runs() {
 	local cfg=$E2E_TMP/sec.json
 	write_config "$cfg" "$KILN_GUEST_VMLINUX" 2 256 \
 		"$KILN_GUEST_CMDLINE kiln.run=$(b64 'echo running; sleep 4')"
-	"$KILN" --config-file "$cfg" </dev/null >"$E2E_TMP/sec.out" 2>"$E2E_TMP/sec.err" &
+	"$KILN" --no-api --config-file "$cfg" </dev/null >"$E2E_TMP/sec.out" 2>"$E2E_TMP/sec.err" &
 	local pid=$! n=0 t
 	for _ in $(seq 300); do grep -q running "$E2E_TMP/sec.out" && break; sleep 0.2; done
 	grep -q running "$E2E_TMP/sec.out" || { kill "$pid"; fail "the guest never ran"; }
@@ -78,7 +78,7 @@ case_missing_initrd_is_refused() {
 	local cfg=$E2E_TMP/noinitrd.json
 	write_config "$cfg" "$KILN_GUEST_VMLINUZ" 1 128 "$KILN_GUEST_CMDLINE"
 	sed -i 's#"initrd_path": "[^"]*"#"initrd_path": "/nonexistent/initrd.img"#' "$cfg"
-	"$KILN" --config-file "$cfg" </dev/null >"$E2E_TMP/ni.out" 2>"$E2E_TMP/ni.err"
+	"$KILN" --no-api --config-file "$cfg" </dev/null >"$E2E_TMP/ni.out" 2>"$E2E_TMP/ni.err"
 	local st=$?
 	[ "$st" -eq 152 ] || fail "kiln exited with $st, want 152"
 	grep -q 'boot-source.initrd_path: /nonexistent/initrd.img: No such file or directory' \

@@ -64,7 +64,7 @@ JSON
 		--chroot-base-dir "$base" --parent-cgroup "$parent" \
 		--cgroup memory.max=1073741824 --cgroup pids.max=64 \
 		--bind "$KILN_GUEST_VMLINUX:/vmlinux" --bind "$KILN_GUEST_INITRAMFS:/initrd.img" \
-		-- --config-file - < "$cfg" > "$E2E_TMP/jvm.out" 2> "$E2E_TMP/jvm.err" &
+		-- --no-api --config-file - < "$cfg" > "$E2E_TMP/jvm.out" 2> "$E2E_TMP/jvm.err" &
 	local jailer=$!
 	for i in $(seq 600); do grep -q in-the-jail "$E2E_TMP/jvm.out" && break; sleep 0.2; done
 	kpid=$(pgrep -f -- "--id $id" | while read -r p; do

@@ -288,6 +288,17 @@ int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu, struct error *err)
 	return a64_vcpu_set_boot_regs(vcpu->fd, a->kernel_addr, a->fdt_addr, err);
 }
 
+int arch_ctrl_alt_del(struct vm *vm)
+{
+	(void)vm;
+	return -ENOTSUP;	/* no i8042 on arm64, as in Firecracker */
+}
+
+void arch_vcpu_paused(struct vcpu *vcpu)
+{
+	(void)vcpu;	/* no paravirtual clock to tell */
+}
+
 void arch_vcpu_dump(struct vcpu *vcpu)
 {
 	a64_vcpu_log_state(vcpu->fd, vcpu->id);

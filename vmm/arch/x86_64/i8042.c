@@ -1,6 +1,7 @@
 /* The i8042 keyboard controller: enough for Linux to probe it and to reset the machine. */
 #include "i8042.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ struct i8042 {
 	uint8_t pending_cmd;	/* a command waiting for its data byte */
 	uint8_t outb[8];	/* bytes for the guest to read from port 0x60 */
 	unsigned int out_head, out_len;
+	unsigned int keys;	/* of out_len, those up to the last typed key: an edge each */
 	int irq_level;
 	const struct i8042_ops *ops;
 	void *opaque;
@@ -169,6 +171,15 @@ static void i8042_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t le
 			v = k->outb[k->out_head];
 			k->out_head = (k->out_head + 1) % sizeof(k->outb);
 			k->out_len--;
+			/*
+			 * Linux takes one byte per keyboard interrupt, and IRQ 1 is edge
+			 * triggered: another typed byte waiting needs a new edge.
+			 */
+			if (k->keys && --k->keys && k->out_len && (k->ctr & CTR_KBD_INT) &&
+			    k->irq_level && k->ops->set_irq) {
+				k->irq_level = 0;
+				k->ops->set_irq(k->opaque, 0);
+			}
 			atomic_fetch_add_explicit(&k->stats.read_count, 1, memory_order_relaxed);
 		} else {
 			atomic_fetch_add_explicit(&k->stats.missed_read_count, 1,
@@ -207,6 +218,28 @@ static void i8042_write(void *opaque, uint64_t offset, const uint8_t *data, uint
 		if (k->ops->reset)
 			k->ops->reset(k->opaque);
 	}
+}
+
+int i8042_ctrl_alt_del(struct i8042 *k)
+{
+	/* Left Ctrl, left Alt, Delete (an E0-prefixed key): set 1, and set 2 untranslated. */
+	static const uint8_t set1[] = { 0x1d, 0x38, 0xe0, 0x53 };
+	static const uint8_t set2[] = { 0x14, 0x11, 0xe0, 0x71 };
+	int ret = 0;
+
+	pthread_mutex_lock(&k->lock);
+	const uint8_t *codes = k->ctr & CTR_XLATE ? set1 : set2;
+	if (sizeof(k->outb) - k->out_len < sizeof(set1)) {
+		ret = -EAGAIN;
+	} else {
+		/* Bytes already waiting are the guest's answers: the keys come after them. */
+		for (size_t i = 0; i < sizeof(set1); i++)
+			push(k, codes[i]);
+		k->keys = k->out_len;
+		update_irq(k);
+	}
+	pthread_mutex_unlock(&k->lock);
+	return ret;
 }
 
 const struct bus_dev_ops i8042_bus_ops = {

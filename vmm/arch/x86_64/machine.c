@@ -296,6 +296,19 @@ int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu, struct error *err)
 	return x86_vcpu_configure(vcpu->fd, &x->kernel, x->cpuid, &topo, err);
 }
 
+int arch_ctrl_alt_del(struct vm *vm)
+{
+	struct x86_vm *x = vm->arch;
+	return x && x->i8042 ? i8042_ctrl_alt_del(x->i8042) : -ENODEV;
+}
+
+void arch_vcpu_paused(struct vcpu *vcpu)
+{
+	/* EINVAL: the guest has no kvmclock set up yet; nothing to tell it then. */
+	if (ioctl(vcpu->fd, KVM_KVMCLOCK_CTRL, 0) < 0 && errno != EINVAL)
+		log_ratelimited(LOG_WARN, "vCPU %u: KVM_KVMCLOCK_CTRL: %m", vcpu->id);
+}
+
 void arch_vcpu_dump(struct vcpu *vcpu)
 {
 	x86_vcpu_log_state(vcpu->fd, vcpu->id);

@@ -1,0 +1,139 @@
+/* The VM controller: the pending configuration, its changes validated, and the VM's state. */
+#include "controller.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ctl_init(struct controller *ctl, const struct controller_ops *ops, void *opaque,
+	      const char *id)
+{
+	static const struct controller_ops none;
+	memset(ctl, 0, sizeof(*ctl));
+	config_defaults(&ctl->cfg);
+	ctl->ops = ops ? ops : &none;
+	ctl->opaque = opaque;
+	ctl->id = id;
+}
+
+void ctl_free(struct controller *ctl)
+{
+	config_free(&ctl->cfg);
+}
+
+const char *ctl_state_name(enum vm_state s)
+{
+	switch (s) {
+	case VM_RUNNING: return "Running";
+	case VM_PAUSED: return "Paused";
+	default: return "Not started";
+	}
+}
+
+static int unavailable(const char *what, struct error *err)
+{
+	return error_set(err, -ENOTSUP, "%s: not supported by this kiln", what);
+}
+
+int ctl_configure(struct controller *ctl, enum config_section s, const char *id,
+		  const char *json, size_t len, struct error *err)
+{
+	int ret;
+
+	if (ctl->state != VM_NOT_STARTED)
+		return error_set(err, -EBUSY, CTL_ERR_AFTER_START);
+	if (s == CONFIG_METRICS && ctl->metrics_applied)
+		return error_set(err, -EEXIST, "metrics: Reinitialization of metrics not allowed.");
+	/* Applied to a copy of the section's state only when the operation behind it works. */
+	struct logger_config old_logger = ctl->cfg.logger;
+	bool had_logger = ctl->cfg.has_logger;
+	if (s == CONFIG_LOGGER)
+		ctl->cfg.logger.log_path = NULL;	/* kept in old_logger until committed */
+	ret = config_apply_json(&ctl->cfg, s, id, json, len, err);
+	if (s == CONFIG_LOGGER) {
+		if (ret == 0 && ctl->ops->apply_logger &&
+		    (ret = ctl->ops->apply_logger(ctl->opaque, err)) < 0) {
+			free(ctl->cfg.logger.log_path);
+			ctl->cfg.logger = old_logger;
+			ctl->cfg.has_logger = had_logger;
+			return ret;
+		}
+		if (ret < 0) {
+			ctl->cfg.logger.log_path = old_logger.log_path;
+			return ret;
+		}
+		free(old_logger.log_path);
+		return 0;
+	}
+	if (ret == 0 && s == CONFIG_METRICS && ctl->ops->apply_metrics) {
+		if ((ret = ctl->ops->apply_metrics(ctl->opaque, err)) < 0)
+			return ret;
+		ctl->metrics_applied = true;
+	}
+	return ret;
+}
+
+int ctl_start(struct controller *ctl, struct error *err)
+{
+	int ret;
+
+	if (ctl->state != VM_NOT_STARTED)
+		return error_set(err, -EBUSY, CTL_ERR_AFTER_START);
+	if (!ctl->cfg.boot.kernel_image_path)
+		return error_set(err, -EINVAL, "boot-source: missing required section (PUT "
+				 "/boot-source before InstanceStart)");
+	if (!ctl->ops->start)
+		return unavailable("InstanceStart", err);
+	if ((ret = ctl->ops->start(ctl->opaque, err)) < 0)
+		return ret;
+	ctl->state = VM_RUNNING;
+	return 0;
+}
+
+int ctl_pause(struct controller *ctl, struct error *err)
+{
+	int ret;
+
+	if (ctl->state == VM_NOT_STARTED)
+		return error_set(err, -EBUSY, CTL_ERR_BEFORE_START);
+	if (ctl->state == VM_PAUSED)
+		return 0;
+	if (!ctl->ops->pause)
+		return unavailable("vm.state Paused", err);
+	if ((ret = ctl->ops->pause(ctl->opaque, err)) < 0)
+		return ret;
+	ctl->state = VM_PAUSED;
+	return 0;
+}
+
+int ctl_resume(struct controller *ctl, struct error *err)
+{
+	int ret;
+
+	if (ctl->state == VM_NOT_STARTED)
+		return error_set(err, -EBUSY, CTL_ERR_BEFORE_START);
+	if (ctl->state == VM_RUNNING)
+		return 0;
+	if (!ctl->ops->resume)
+		return unavailable("vm.state Resumed", err);
+	if ((ret = ctl->ops->resume(ctl->opaque, err)) < 0)
+		return ret;
+	ctl->state = VM_RUNNING;
+	return 0;
+}
+
+int ctl_flush_metrics(struct controller *ctl, struct error *err)
+{
+	if (!ctl->ops->flush_metrics)
+		return unavailable("FlushMetrics", err);
+	return ctl->ops->flush_metrics(ctl->opaque, err);
+}
+
+int ctl_ctrl_alt_del(struct controller *ctl, struct error *err)
+{
+	if (ctl->state == VM_NOT_STARTED)
+		return error_set(err, -EBUSY, CTL_ERR_BEFORE_START);
+	if (!ctl->ops->ctrl_alt_del)
+		return unavailable("SendCtrlAltDel", err);
+	return ctl->ops->ctrl_alt_del(ctl->opaque, err);
+}
