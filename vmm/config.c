@@ -11,7 +11,7 @@
 
 /* Top-level sections kiln knows but has no device for yet: refused, never ignored. */
 static const char *const unsupported_sections[] = {
-	"vsock", "balloon", "pmem", "memory-hotplug", "mmds-config", "cpu-config",
+	"balloon", "pmem", "memory-hotplug", "mmds-config", "cpu-config",
 };
 
 static int check_keys(json_t *obj, const char *path, const char *const *known, size_t n,
@@ -379,6 +379,23 @@ static int parse_entropy(json_t *o, struct vm_config *cfg, struct error *err)
 	return ret;
 }
 
+static int parse_vsock(json_t *o, struct vsock_config *vs, struct error *err)
+{
+	static const char *const keys[] = { "vsock_id", "guest_cid", "uds_path" };
+	const char *p = "vsock";
+	int ret = expect_object(o, p, err);
+	if (ret == 0)
+		ret = check_keys(o, p, keys, ARRAY_SIZE(keys), err);
+	if (ret == 0)
+		ret = get_string(o, p, "vsock_id", false, &vs->vsock_id, err);
+	if (ret == 0)
+		ret = get_uint(o, p, "guest_cid", true, CONFIG_VSOCK_CID_MIN, CONFIG_VSOCK_CID_MAX,
+			       &vs->guest_cid, err);
+	if (ret == 0)
+		ret = get_path(o, p, "uds_path", true, &vs->uds_path, err);
+	return ret;
+}
+
 /* Device lists kiln cannot populate yet: an empty list is fine, anything else is refused. */
 static int parse_empty_list(json_t *v, const char *key, const char *what, struct error *err)
 {
@@ -421,6 +438,11 @@ static int parse_root(json_t *root, struct vm_config *cfg, struct error *err)
 		return ret;
 	if ((v = member(root, "entropy")) && (ret = parse_entropy(v, cfg, err)))
 		return ret;
+	if ((v = member(root, "vsock"))) {
+		cfg->has_vsock = true;
+		if ((ret = parse_vsock(v, &cfg->vsock, err)))
+			return ret;
+	}
 	if ((v = member(root, "network-interfaces")) &&
 	    (ret = parse_empty_list(v, "network-interfaces", "network", err)))
 		return ret;
@@ -495,6 +517,8 @@ void config_free(struct vm_config *cfg)
 	free(cfg->logger.log_path);
 	free(cfg->metrics.metrics_path);
 	free(cfg->serial.serial_out_path);
+	free(cfg->vsock.vsock_id);
+	free(cfg->vsock.uds_path);
 	for (unsigned int i = 0; i < cfg->nr_drives; i++) {
 		free(cfg->drives[i].drive_id);
 		free(cfg->drives[i].path_on_host);

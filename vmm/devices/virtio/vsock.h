@@ -1,0 +1,36 @@
+/*
+ * virtio-vsock (virtio 1.2, 5.10): the rx, tx and event queues and the configuration
+ * space (the guest's CID). Connections are the multiplexer's (vsock_mux.h); the host side
+ * is a ready backend handed over at creation (backends/vsock_uds.h).
+ */
+#ifndef KILN_VIRTIO_VSOCK_H
+#define KILN_VIRTIO_VSOCK_H
+
+#include <stdatomic.h>
+#include "error.h"
+#include "virtio.h"
+
+#define VIRTIO_VSOCK_QUEUE_SIZE	256
+#define VSOCK_QUEUE_RX		0
+#define VSOCK_QUEUE_TX		1
+#define VSOCK_QUEUE_EVENT	2
+
+/* Counters ("vsock" in the metrics). */
+struct vsock_stats {
+	atomic_ulong conns_added;
+	atomic_ulong conns_refused;
+	atomic_ulong rst_sent;
+	atomic_ulong rx_bytes;		/* host to guest */
+	atomic_ulong tx_bytes;		/* guest to host */
+	atomic_ulong bad_packets;	/* malformed or misaddressed guest packets */
+	atomic_ulong credit_violations;
+};
+
+struct vsock_uds;
+
+/* The device takes ownership of `be` (also on failure). */
+int virtio_vsock_create(const struct guest_mem *mem, uint64_t guest_cid, struct vsock_uds *be,
+			struct vsock_stats *stats, struct virtio_dev **out,
+			struct error *err) MUST_CHECK;
+
+#endif
