@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -287,12 +286,6 @@ static void uds_close(void *be, int fd)
 	close_quietly(fd);
 }
 
-static void uds_discard(void *be, void *buf, size_t len)
-{
-	(void)be;
-	madvise(buf, len, MADV_DONTNEED);
-}
-
 const struct vsock_backend_ops vsock_uds_ops = {
 	.connect = uds_connect,
 	.recv = uds_recv,
@@ -301,5 +294,4 @@ const struct vsock_backend_ops vsock_uds_ops = {
 	.shutdown_send = uds_shutdown_send,
 	.watch = uds_watch,
 	.close = uds_close,
-	.discard = uds_discard,
 };

@@ -89,13 +89,29 @@ static int rx_payload_iov(const struct virtq_chain *c, struct iovec *iov, size_t
 	return n;
 }
 
+int vsock_rx_chain(struct vsock_mux *m, const struct virtq_chain *c, uint32_t *len)
+{
+	struct iovec iov[RX_IOV_MAX];
+	uint8_t raw[VSOCK_HDR_SIZE];
+	struct vsock_hdr h;
+	size_t cap;
+
+	if (c->nr_readable || c->writable_len < VSOCK_HDR_SIZE)
+		return -EINVAL;
+	int n = rx_payload_iov(c, iov, &cap);
+	if (!vsock_mux_next_rx(m, &h, iov, n, cap))
+		return 0;
+	vsock_hdr_encode(&h, raw);
+	(void)virtq_chain_write(c, 0, raw, sizeof(raw));
+	*len = VSOCK_HDR_SIZE + h.len;
+	return 1;
+}
+
 /* Deliver what the multiplexer has for the guest, as long as it posted buffers. */
 static void pump_rx(struct virtio_vsock *v)
 {
 	struct virtq *q = &v->dev.queues[VSOCK_QUEUE_RX];
-	struct iovec iov[RX_IOV_MAX];
-	uint8_t raw[VSOCK_HDR_SIZE];
-	struct vsock_hdr h;
+	uint32_t len;
 
 	if (!virtio_dev_live(&v->dev))
 		return;
@@ -107,29 +123,24 @@ static void pump_rx(struct virtio_vsock *v)
 		}
 		if (ret == 0)
 			break;
-		if (v->chain.nr_readable || v->chain.writable_len < VSOCK_HDR_SIZE) {
+		ret = vsock_rx_chain(&v->mux, &v->chain, &len);
+		if (ret < 0) {
 			virtio_dev_needs_reset(&v->dev, "vsock rx buffer device-readable or shorter "
 					       "than a packet header");
 			return;
 		}
-		size_t cap;
-		int n = rx_payload_iov(&v->chain, iov, &cap);
-		if (!vsock_mux_next_rx(&v->mux, &h, iov, n, cap)) {
+		if (ret == 0) {
 			virtq_unpop(q);
 			break;
 		}
-		vsock_hdr_encode(&h, raw);
-		(void)virtq_chain_write(&v->chain, 0, raw, sizeof(raw));
-		virtq_push(q, v->chain.head, VSOCK_HDR_SIZE + h.len);
+		virtq_push(q, v->chain.head, len);
 	}
 	if (virtq_should_signal(q))
 		virtio_dev_signal_used(&v->dev);
 }
 
-/* One packet from the guest; anything malformed is the multiplexer's to answer. */
-static void tx_packet(struct virtio_vsock *v)
+void vsock_tx_chain(struct vsock_mux *m, const struct virtq_chain *c)
 {
-	const struct virtq_chain *c = &v->chain;
 	uint8_t raw[VSOCK_HDR_SIZE];
 	struct iovec iov[VIRTQ_MAX_CHAIN];
 	struct vsock_hdr h;
@@ -137,7 +148,7 @@ static void tx_packet(struct virtio_vsock *v)
 
 	if (c->readable_len < VSOCK_HDR_SIZE ||
 	    virtq_chain_read(c, 0, raw, sizeof(raw)) != sizeof(raw)) {
-		v->mux.stats.bad_packets++;
+		m->stats.bad_packets++;
 		return;
 	}
 	vsock_hdr_decode(raw, &h);
@@ -153,7 +164,7 @@ static void tx_packet(struct virtio_vsock *v)
 	} else {
 		h.len = 0;	/* only RW carries data */
 	}
-	(void)vsock_mux_guest_packet(&v->mux, &h, iov, n);
+	(void)vsock_mux_guest_packet(m, &h, iov, n);
 }
 
 static void process_tx(struct virtio_vsock *v)
@@ -162,7 +173,7 @@ static void process_tx(struct virtio_vsock *v)
 	int ret;
 
 	while ((ret = virtq_pop(q, &v->chain)) > 0) {
-		tx_packet(v);
+		vsock_tx_chain(&v->mux, &v->chain);
 		virtq_push(q, v->chain.head, 0);
 	}
 	if (ret < 0)

@@ -27,10 +27,22 @@ struct vsock_stats {
 };
 
 struct vsock_uds;
+struct vsock_mux;
+struct virtq_chain;
 
 /* The device takes ownership of `be` (also on failure). */
 int virtio_vsock_create(const struct guest_mem *mem, uint64_t guest_cid, struct vsock_uds *be,
 			struct vsock_stats *stats, struct virtio_dev **out,
 			struct error *err) MUST_CHECK;
+
+/*
+ * The guest packet path without the device around it (the device uses these; so does the
+ * fuzz target). vsock_tx_chain: one tx chain's packet, header checked against the chain,
+ * to the multiplexer. vsock_rx_chain: the multiplexer's next packet into an rx chain;
+ * 1 with *len the bytes written, 0 when there was none, -EINVAL for a chain that cannot
+ * take one (device-readable, or shorter than a header).
+ */
+void vsock_tx_chain(struct vsock_mux *m, const struct virtq_chain *c);
+int vsock_rx_chain(struct vsock_mux *m, const struct virtq_chain *c, uint32_t *len) MUST_CHECK;
 
 #endif

@@ -233,8 +233,6 @@ static void release_host(struct vsock_mux *m, struct vsock_conn *c)
 	if (c->fd >= 0)
 		m->ops->close(m->be, c->fd);
 	c->fd = -1;
-	if (c->buf_len && m->ops->discard)
-		m->ops->discard(m->be, c->buf, VSOCK_CONN_BUF);
 	c->buf_len = c->buf_head = 0;
 	c->watch_in = c->watch_out = false;
 }

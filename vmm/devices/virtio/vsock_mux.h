@@ -84,8 +84,6 @@ struct vsock_backend_ops {
 	/* Report readability and/or writability of fd as connection `conn`. */
 	void (*watch)(void *be, int fd, uint32_t conn, bool in, bool out);
 	void (*close)(void *be, int fd);
-	/* Optional: the connection buffer at buf is no longer in use (its pages may go). */
-	void (*discard)(void *be, void *buf, size_t len);
 };
 
 /* Counters, for metrics and tests. */
