@@ -264,6 +264,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(mux.stats.tx_bytes >= host_received, "host got %llu of %llu bytes",
 		   (unsigned long long)host_received, (unsigned long long)mux.stats.tx_bytes);
 	vsock_mux_reset(&mux);
+	check_conns(&mux);
+	for (unsigned int i = 0; i < VSOCK_MAX_CONNS; i++)
+		FUZZ_CHECK(mux.conns[i].state == VSOCK_CONN_FREE ||
+			   (mux.conns[i].state == VSOCK_CONN_CONNECTING && mux.conns[i].pending),
+			   "conn %u in state %u survived a reset", i, mux.conns[i].state);
+	vsock_mux_close_all(&mux);
 	for (int fd = 0; fd < NFD; fd++)
 		FUZZ_CHECK(!socks[fd].open, "fd %d left open after reset", fd);
 	return 0;

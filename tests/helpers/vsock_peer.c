@@ -6,6 +6,7 @@
  *   vsock_peer serve-unix PATH COUNT         host: echo server on a Unix socket
  *   vsock_peer echo-vsock CID PORT BYTES     guest: connect, send BYTES, check the echo
  *   vsock_peer echo-unix UDS PORT BYTES [N]  host: CONNECT PORT through UDS, same, N at once
+ *                                            (UDS may appear up to 10 s later)
  *   vsock_peer refused-vsock CID PORT        guest: the connection must be refused
  *   vsock_peer refused-unix UDS PORT         host: the connection must be closed without OK
  *
@@ -230,8 +231,14 @@ static int connect_unix(const char *uds, unsigned int port)
 	size_t len = 0;
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
-	if (fd < 0 || unix_addr(uds, &sa) < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (fd < 0 || unix_addr(uds, &sa) < 0)
 		return -1;
+	/* kiln may not have bound uds_path yet: wait for it up to 10 s. */
+	for (int tries = 0; connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0; tries++) {
+		if ((errno != ENOENT && errno != ECONNREFUSED) || tries == 100)
+			return -1;
+		usleep(100000);
+	}
 	int n = snprintf(line, sizeof(line), "CONNECT %u\n", port);
 	if (write(fd, line, (size_t)n) != n)
 		return -1;

@@ -146,7 +146,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	vsock_mux_reset(&mux);
+	vsock_mux_close_all(&mux);
 	for (int i = 0; i < NFD; i++)
 		free(socks[i].out);
 	free(socks);
@@ -652,16 +652,27 @@ Test(vsock, the_table_is_bounded_and_slots_are_reused)
 	cr_assert_eq(socks[3 + 501].out_len, 0);
 }
 
-Test(vsock, reset_closes_everything)
+Test(vsock, reset_closes_everything_but_requests_the_guest_has_not_seen)
 {
 	int a = open_guest_conn(40000), b = open_guest_conn(40001);
-	int fd = next_fd++;
-	socks[fd].open = true;
-	cr_assert_geq(vsock_mux_host_connect(&mux, fd, 9), 0);
+	/* One host client the guest heard of, one it did not. */
+	int seen = next_fd++, unseen = next_fd++;
+	socks[seen].open = socks[unseen].open = true;
+	cr_assert_geq(vsock_mux_host_connect(&mux, seen, 9), 0);
+	expect_pkt(VSOCK_OP_REQUEST, VSOCK_LOCAL_PORT_FIRST, 9, NULL);
+	cr_assert_geq(vsock_mux_host_connect(&mux, unseen, 10), 0);
 	vsock_mux_reset(&mux);
 	cr_assert_not(socks[a].open);
 	cr_assert_not(socks[b].open);
-	cr_assert_not(socks[fd].open);
-	cr_assert_eq(mux.nr_conns, 0);
+	cr_assert_not(socks[seen].open);
+	cr_assert(socks[unseen].open, "a request the guest never saw waits for the driver");
+	cr_assert_eq(mux.nr_conns, 1);
+	/* The new driver gets it, and can accept it. */
+	expect_pkt(VSOCK_OP_REQUEST, VSOCK_LOCAL_PORT_FIRST + 1, 10, NULL);
 	expect_nothing();
+	cr_assert_eq(send_op(10, VSOCK_LOCAL_PORT_FIRST + 1, VSOCK_OP_RESPONSE, 0), 0);
+	cr_assert_str_eq(socks[unseen].ok_line, "OK 1073741825\n");
+	vsock_mux_close_all(&mux);
+	cr_assert_not(socks[unseen].open);
+	cr_assert_eq(mux.nr_conns, 0);
 }

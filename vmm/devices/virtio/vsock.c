@@ -272,7 +272,7 @@ static void vsock_destroy(struct virtio_dev *dev)
 	struct virtio_vsock *v = to_vsock(dev);
 
 	if (v->mux.conns)
-		vsock_mux_reset(&v->mux);
+		vsock_mux_close_all(&v->mux);
 	vsock_uds_destroy(v->be);
 	close_quietly(v->reset_efd);
 	if (v->pool)

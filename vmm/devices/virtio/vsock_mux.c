@@ -668,18 +668,44 @@ void vsock_mux_init(struct vsock_mux *m, uint64_t guest_cid, const struct vsock_
 		conns[i].fd = -1;
 }
 
-void vsock_mux_reset(struct vsock_mux *m)
+/* A host client's request the guest has not seen yet: it survives a driver reset. */
+static bool unseen_request(const struct vsock_conn *c)
 {
-	for (unsigned int i = 0; i < VSOCK_MAX_CONNS; i++) {
-		struct vsock_conn *c = &m->conns[i];
-		if (c->state != VSOCK_CONN_FREE)
-			release_host(m, c);
-		memset(c, 0, sizeof(*c));
-		c->fd = -1;
-	}
+	return c->state == VSOCK_CONN_CONNECTING && (c->pending & PENDING_REQUEST);
+}
+
+static void reset(struct vsock_mux *m, bool keep_unseen)
+{
 	memset(m->buckets, 0, sizeof(m->buckets));
 	m->nr_conns = 0;
 	m->free_hint = 0;
 	m->rxq_head = m->rxq_tail = 0;
 	m->rst_head = m->rst_len = 0;
+	for (unsigned int i = 0; i < VSOCK_MAX_CONNS; i++) {
+		struct vsock_conn *c = &m->conns[i];
+		if (keep_unseen && unseen_request(c)) {
+			/* Back in the table and the rx list, as when the client connected. */
+			unsigned int b = bucket(c->local_port, c->peer_port);
+			c->hnext = m->buckets[b];
+			m->buckets[b] = (uint16_t)(i + 1);
+			c->in_rxq = false;
+			m->nr_conns++;
+			rxq_push(m, c);
+			continue;
+		}
+		if (c->state != VSOCK_CONN_FREE)
+			release_host(m, c);
+		memset(c, 0, sizeof(*c));
+		c->fd = -1;
+	}
+}
+
+void vsock_mux_reset(struct vsock_mux *m)
+{
+	reset(m, true);
+}
+
+void vsock_mux_close_all(struct vsock_mux *m)
+{
+	reset(m, false);
 }

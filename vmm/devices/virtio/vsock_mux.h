@@ -155,8 +155,14 @@ struct vsock_mux {
  */
 void vsock_mux_init(struct vsock_mux *m, uint64_t guest_cid, const struct vsock_backend_ops *ops,
 		    void *be, struct vsock_conn *conns, uint8_t *pool);
-/* Close every connection and forget everything queued (a device reset, or the end). */
+/*
+ * The driver reset the device: close every connection and forget everything queued, but
+ * for host clients whose request the guest has not been sent yet (a client may connect
+ * before the guest's driver is up: its request waits for the driver).
+ */
 void vsock_mux_reset(struct vsock_mux *m);
+/* Close every connection, host clients waiting included (the device goes away). */
+void vsock_mux_close_all(struct vsock_mux *m);
 
 /*
  * A packet the guest sent: its header, and `data` holding h->len bytes (the device has
