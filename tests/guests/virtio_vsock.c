@@ -5,7 +5,9 @@
  *   1. host-initiated: REQUEST to 5000 answered, the client's data echoed back, the
  *      client's end (SHUTDOWN from kiln) answered with SHUTDOWN, then kiln's RST;
  *   2. guest-initiated: REQUEST to 7000, data out, SHUTDOWN(SEND), the echo back, RST;
- *   3. a REQUEST to 7001 (nobody listens) and data on no connection are reset.
+ *   3. a REQUEST to 7001 (nobody listens), data on no connection, an unknown op, a
+ *      seqpacket request and a length beyond the buffer are reset; a chain shorter than
+ *      a header and a spoofed source CID are dropped without an answer.
  * Prints one line per step; kiln's log and the helpers' output tell the rest.
  */
 #include "lib/guest.h"
@@ -203,22 +205,48 @@ static void guest_initiated(void)
 	puts(", then reset\n");
 }
 
-/* Step 3: nothing listens on 7001, and data on no connection. */
-static void refused(void)
+/* A raw packet: `hdr_len` bytes of the chain (the header may be cut short), any fields. */
+static void send_raw(u64 src_cid, u16 type, u16 op, u32 src, u32 hdr_len_field, u32 chain_len)
+{
+	struct hdr *h = (struct hdr *)txbuf;
+	*h = (struct hdr){ src_cid, 2, src, 7000, hdr_len_field, type, op, 0, BUF_ALLOC, 0 };
+	txq.vq.desc[0] = (struct vq_desc){ (u64)txbuf, chain_len, 0, 0 };
+	queue_post(&txq, 0);
+	u32 used;
+	if (queue_wait(&txq, &used) < 0)
+		puts("vsock: tx stuck\n");
+}
+
+/* The next packet must be an RST to guest port `port` (nothing for what came before). */
+static void expect_rst(u32 port, const char *what)
 {
 	struct hdr h;
 	u32 len;
+	int ok = recv(&h, data, &len) == 0 && h.op == OP_RST && h.dst_port == port;
+	puts("vsock: ");
+	puts(what);
+	puts(ok ? ": reset\n" : ": NOT reset\n");
+}
 
+/*
+ * Step 3: nothing listens on 7001; data on no connection; lies in headers. Packets kiln
+ * drops without an answer are each followed by one it must reset, so that an answer to
+ * the dropped one would show.
+ */
+static void refused_and_lies(void)
+{
 	send(1025, 7001, OP_REQUEST, 0, 0, 0);
-	if (recv(&h, data, &len) == 0 && h.op == OP_RST && h.src_port == 7001 && h.dst_port == 1025)
-		puts("vsock: port 7001 refused with RST\n");
-	else
-		puts("vsock: port 7001 not refused\n");
+	expect_rst(1025, "request to port 7001");
 	send(1026, 7000, OP_RW, 0, (const u8 *)"stray", 5);
-	if (recv(&h, data, &len) == 0 && h.op == OP_RST && h.dst_port == 1026)
-		puts("vsock: data on no connection reset\n");
-	else
-		puts("vsock: data on no connection not reset\n");
+	expect_rst(1026, "data on no connection");
+	send_raw(cid, 1, OP_REQUEST, 1027, 0, 20);		/* shorter than a header: dropped */
+	send_raw(cid + 1, 1, OP_REQUEST, 1028, 0, HDR);		/* spoofed source: dropped */
+	send_raw(cid, 2, OP_REQUEST, 1029, 0, HDR);		/* seqpacket: not offered */
+	expect_rst(1029, "short, spoofed, then seqpacket request");
+	send_raw(cid, 1, 42, 1030, 0, HDR);
+	expect_rst(1030, "unknown op");
+	send_raw(cid, 1, OP_RW, 1031, 60000, HDR + 5);		/* length beyond the buffer */
+	expect_rst(1031, "length beyond the buffer");
 }
 
 void guest_main(u8 *bp)
@@ -243,6 +271,6 @@ void guest_main(u8 *bp)
 	}
 	host_initiated();
 	guest_initiated();
-	refused();
+	refused_and_lies();
 	puts("vsock: done\n");
 }
