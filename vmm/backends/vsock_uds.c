@@ -28,6 +28,7 @@ struct vsock_uds {
 	int epfd;
 	char path[VSOCK_UDS_PATH_MAX + 1];
 	struct handshake hs[VSOCK_UDS_HANDSHAKES];
+	bool accept_paused;		/* every handshake slot taken: clients wait in the backlog */
 	const struct vsock_uds_sink *sink;
 	void *opaque;
 };
@@ -104,36 +105,50 @@ int vsock_uds_event_fd(const struct vsock_uds *b)
 	return b->epfd;
 }
 
-static void handshake_close(struct handshake *h)
+/* A handshake slot is free again: accept the clients waiting in the backlog. */
+static void handshake_slot_freed(struct vsock_uds *b)
+{
+	if (b->accept_paused && epoll_set(b, b->listen_fd, EPOLLIN, TAG(KIND_LISTENER, 0)) == 0)
+		b->accept_paused = false;
+}
+
+static void handshake_close(struct vsock_uds *b, struct handshake *h)
 {
 	close_quietly(h->fd);
 	h->fd = -1;
 	h->len = 0;
+	handshake_slot_freed(b);
 }
 
 static void on_accept(struct vsock_uds *b)
 {
 	/* A bounded batch: the rest stay in the backlog for the next round. */
 	for (unsigned int n = 0; n < 32; n++) {
+		unsigned int i = 0;
+		while (i < VSOCK_UDS_HANDSHAKES && b->hs[i].fd >= 0)
+			i++;
+		if (i == VSOCK_UDS_HANDSHAKES) {
+			/*
+			 * Every slot waits for a CONNECT line: stop watching the listener, so
+			 * that new clients wait in the backlog (and then in connect()) rather
+			 * than being dropped, until a slot frees.
+			 */
+			if (epoll_set(b, b->listen_fd, 0, TAG(KIND_LISTENER, 0)) == 0)
+				b->accept_paused = true;
+			log_ratelimited(LOG_WARN, "vsock: %d clients on %s have not sent their "
+					"CONNECT line; the others wait", VSOCK_UDS_HANDSHAKES, b->path);
+			return;
+		}
 		int fd = accept4(b->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_ratelimited(LOG_WARN, "vsock: accept on %s: %m", b->path);
 			return;
 		}
-		unsigned int i = 0;
-		while (i < VSOCK_UDS_HANDSHAKES && b->hs[i].fd >= 0)
-			i++;
-		if (i == VSOCK_UDS_HANDSHAKES) {
-			log_ratelimited(LOG_WARN, "vsock: %d clients on %s have not sent their "
-					"CONNECT line; refusing another", VSOCK_UDS_HANDSHAKES, b->path);
-			close_quietly(fd);
-			continue;
-		}
 		b->hs[i].fd = fd;
 		b->hs[i].len = 0;
 		if (epoll_set(b, fd, EPOLLIN, TAG(KIND_HANDSHAKE, i)) < 0)
-			handshake_close(&b->hs[i]);
+			handshake_close(b, &b->hs[i]);
 	}
 }
 
@@ -153,7 +168,7 @@ static void on_handshake(struct vsock_uds *b, unsigned int i)
 		if (n < 0 && errno == EAGAIN)
 			return;
 		if (n <= 0) {
-			handshake_close(h);
+			handshake_close(b, h);
 			return;
 		}
 		h->len++;
@@ -161,19 +176,20 @@ static void on_handshake(struct vsock_uds *b, unsigned int i)
 		if (ret < 0) {
 			log_ratelimited(LOG_WARN, "vsock: a client of %s sent no valid "
 					"\"CONNECT <port>\" line", b->path);
-			handshake_close(h);
+			handshake_close(b, h);
 			return;
 		}
 		if (ret == 1)
 			break;
 		if (h->len >= sizeof(h->line)) {
-			handshake_close(h);
+			handshake_close(b, h);
 			return;
 		}
 	}
 	int fd = h->fd;
 	h->fd = -1;
 	h->len = 0;
+	handshake_slot_freed(b);
 	/* The mux owns fd now: it closes it if the connection cannot be made. */
 	if (b->sink->host_connect(b->opaque, fd, port) < 0)
 		log_ratelimited(LOG_WARN, "vsock: no room for another connection (to guest "
@@ -210,9 +226,10 @@ void vsock_uds_destroy(struct vsock_uds *b)
 {
 	if (!b)
 		return;
-	for (unsigned int i = 0; i < VSOCK_UDS_HANDSHAKES; i++)
-		if (b->hs[i].fd >= 0)
-			handshake_close(&b->hs[i]);
+	for (unsigned int i = 0; i < VSOCK_UDS_HANDSHAKES; i++) {
+		close_quietly(b->hs[i].fd);
+		b->hs[i].fd = -1;
+	}
 	close_quietly(b->listen_fd);
 	close_quietly(b->epfd);
 	free(b);

@@ -13,7 +13,8 @@
 #include "devices/virtio/vsock_mux.h"
 #include "error.h"
 
-#define VSOCK_UDS_HANDSHAKES	64	/* clients that have not sent their CONNECT line yet */
+#define VSOCK_UDS_HANDSHAKES	64	/* clients read from before their CONNECT line; the
+					   next ones wait in the listening socket's backlog */
 #define VSOCK_UDS_PATH_MAX	96	/* room for "_<port>" in sun_path's 108 bytes */
 
 /* How the backend reports to the device what its sockets did. */
