@@ -125,12 +125,13 @@ static const struct vsock_backend_ops fake_ops = {
 
 static void check_conns(const struct vsock_mux *m)
 {
-	unsigned int live = 0;
+	unsigned int live = 0, awaiting = 0;
 	for (unsigned int i = 0; i < VSOCK_MAX_CONNS; i++) {
 		const struct vsock_conn *c = &m->conns[i];
 		if (c->state == VSOCK_CONN_FREE)
 			continue;
 		live++;
+		awaiting += c->state == VSOCK_CONN_CONNECTING && !(c->pending & 0x01);
 		FUZZ_CHECK(c->buf_len <= VSOCK_CONN_BUF, "conn %u buffers %u", i, c->buf_len);
 		if (c->state == VSOCK_CONN_ESTABLISHED)
 			FUZZ_CHECK(c->tx_cnt - c->fwd_cnt == c->buf_len,
@@ -140,6 +141,8 @@ static void check_conns(const struct vsock_mux *m)
 			FUZZ_CHECK(socks[c->fd].open, "conn %u holds closed fd %d", i, c->fd);
 	}
 	FUZZ_CHECK(live == m->nr_conns, "%u live, nr_conns %u", live, m->nr_conns);
+	FUZZ_CHECK(awaiting == m->nr_awaiting, "%u awaiting, nr_awaiting %u", awaiting,
+		   m->nr_awaiting);
 }
 
 static void setup_queue(struct virtq *q, const struct guest_mem *gm, uint64_t at, uint8_t shift)
@@ -253,6 +256,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t b = next_byte();
 		if (b & 0x80)
 			vsock_mux_ready(&mux, next_byte() % 8, b & 1, b & 2);
+		/* Time passes: up to 2.5 s a packet, and requests time out. */
+		mux.now_ms += (uint64_t)next_byte() * 10;
+		if (b & 0x40)
+			vsock_mux_expire(&mux);
 		check_conns(&mux);
 		drain_rx(&mux, &rx);
 		check_conns(&mux);

@@ -676,3 +676,62 @@ Test(vsock, reset_closes_everything_but_requests_the_guest_has_not_seen)
 	cr_assert_not(socks[unseen].open);
 	cr_assert_eq(mux.nr_conns, 0);
 }
+
+/* ---- a guest that never answers ---- */
+
+Test(vsock, host_request_unanswered_for_2_s_is_given_up)
+{
+	int fd = next_fd++, fd2 = next_fd++;
+	socks[fd].open = socks[fd2].open = true;
+	mux.now_ms = 1000;
+	cr_assert_geq(vsock_mux_host_connect(&mux, fd, 52), 0);
+	cr_assert_eq(mux.nr_awaiting, 0, "not awaiting before the guest was sent the request");
+	vsock_mux_expire(&mux);
+	expect_pkt(VSOCK_OP_REQUEST, VSOCK_LOCAL_PORT_FIRST, 52, NULL);
+	cr_assert_eq(mux.nr_awaiting, 1);
+	/* A second one, answered in time, is not touched. */
+	mux.now_ms = 1500;
+	cr_assert_geq(vsock_mux_host_connect(&mux, fd2, 53), 0);
+	expect_pkt(VSOCK_OP_REQUEST, VSOCK_LOCAL_PORT_FIRST + 1, 53, NULL);
+	cr_assert_eq(mux.nr_awaiting, 2);
+	cr_assert_eq(send_op(53, VSOCK_LOCAL_PORT_FIRST + 1, VSOCK_OP_RESPONSE, 0), 0);
+	cr_assert_eq(mux.nr_awaiting, 1);
+	mux.now_ms = 2999;
+	vsock_mux_expire(&mux);
+	expect_nothing();
+	cr_assert(socks[fd].open);
+	mux.now_ms = 1000 + VSOCK_REQUEST_TIMEOUT_MS;
+	vsock_mux_expire(&mux);
+	expect_pkt(VSOCK_OP_RST, VSOCK_LOCAL_PORT_FIRST, 52, NULL);
+	cr_assert_not(socks[fd].open, "the client is closed without an OK");
+	cr_assert_eq(socks[fd].ok_line[0], 0);
+	cr_assert(socks[fd2].open);
+	cr_assert_eq(mux.nr_awaiting, 0);
+	cr_assert_eq(mux.stats.requests_timed_out, 1);
+	/* A late answer is for no connection. */
+	cr_assert_eq(send_op(52, VSOCK_LOCAL_PORT_FIRST, VSOCK_OP_RESPONSE, 0), 0);
+	expect_pkt(VSOCK_OP_RST, VSOCK_LOCAL_PORT_FIRST, 52, NULL);
+}
+
+Test(vsock, awaiting_count_follows_resets_and_refusals)
+{
+	int a = next_fd++, b = next_fd++;
+	socks[a].open = socks[b].open = true;
+	cr_assert_geq(vsock_mux_host_connect(&mux, a, 60), 0);
+	cr_assert_geq(vsock_mux_host_connect(&mux, b, 61), 0);
+	expect_pkt(VSOCK_OP_REQUEST, VSOCK_LOCAL_PORT_FIRST, 60, NULL);
+	expect_pkt(VSOCK_OP_REQUEST, VSOCK_LOCAL_PORT_FIRST + 1, 61, NULL);
+	cr_assert_eq(mux.nr_awaiting, 2);
+	cr_assert_eq(send_op(60, VSOCK_LOCAL_PORT_FIRST, VSOCK_OP_RST, 0), 0);
+	cr_assert_eq(mux.nr_awaiting, 1);
+	cr_assert_eq(send_data(61, VSOCK_LOCAL_PORT_FIRST + 1, "x", 1), 0);	/* not an answer */
+	cr_assert_eq(mux.nr_awaiting, 0);
+	expect_pkt(VSOCK_OP_RST, VSOCK_LOCAL_PORT_FIRST + 1, 61, NULL);
+	int c = next_fd++;
+	socks[c].open = true;
+	cr_assert_geq(vsock_mux_host_connect(&mux, c, 62), 0);
+	expect_pkt(VSOCK_OP_REQUEST, VSOCK_LOCAL_PORT_FIRST + 2, 62, NULL);
+	vsock_mux_reset(&mux);
+	cr_assert_eq(mux.nr_awaiting, 0);
+	cr_assert_not(socks[c].open, "a request the guest had seen goes with the reset");
+}

@@ -102,6 +102,7 @@ static int register_metrics(struct virtio_devices *d, struct metrics *m)
 	ret |= metrics_add(m, "vsock", "tx_bytes_count", &d->vsock_stats.tx_bytes);
 	ret |= metrics_add(m, "vsock", "bad_packets", &d->vsock_stats.bad_packets);
 	ret |= metrics_add(m, "vsock", "credit_violations", &d->vsock_stats.credit_violations);
+	ret |= metrics_add(m, "vsock", "requests_timed_out", &d->vsock_stats.requests_timed_out);
 	ret |= metrics_add(m, "virtio", "device_needs_reset_count", &d->needs_reset_count);
 	return ret;
 }

@@ -13,6 +13,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backends/vsock_uds.h"
@@ -33,6 +35,8 @@ struct virtio_vsock {
 	size_t pool_size;
 	int reset_efd;			/* a vCPU reset the device: tear down on the loop */
 	bool reset_pending;
+	int timer_fd;			/* ticks while host requests await the guest's answer */
+	bool timer_armed;
 	struct vsock_stats *stats;
 	struct virtq_chain chain;
 };
@@ -40,6 +44,28 @@ struct virtio_vsock {
 static struct virtio_vsock *to_vsock(struct virtio_dev *dev)
 {
 	return (struct virtio_vsock *)dev;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Tick every 500 ms while a host request awaits the guest's answer, else not at all. */
+static void update_timer(struct virtio_vsock *v)
+{
+	bool want = v->mux.nr_awaiting > 0;
+	if (want == v->timer_armed)
+		return;
+	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
+	if (want)
+		its.it_interval.tv_nsec = its.it_value.tv_nsec = 500 * 1000 * 1000;
+	if (timerfd_settime(v->timer_fd, 0, &its, NULL) < 0)
+		log_ratelimited(LOG_WARN, "%s: timerfd_settime: %m", v->dev.label);
+	else
+		v->timer_armed = want;
 }
 
 static void publish_stats(struct virtio_vsock *v)
@@ -52,6 +78,14 @@ static void publish_stats(struct virtio_vsock *v)
 	atomic_store(&v->stats->tx_bytes, s->tx_bytes);
 	atomic_store(&v->stats->bad_packets, s->bad_packets);
 	atomic_store(&v->stats->credit_violations, s->credit_violations);
+	atomic_store(&v->stats->requests_timed_out, s->requests_timed_out);
+}
+
+/* After any work: the timer follows the requests awaiting an answer, the metrics follow. */
+static void done(struct virtio_vsock *v)
+{
+	update_timer(v);
+	publish_stats(v);
 }
 
 /* Lock held, event loop thread. */
@@ -187,12 +221,13 @@ static void vsock_queue_notify(struct virtio_dev *dev, unsigned int qi)
 	struct virtio_vsock *v = to_vsock(dev);
 
 	finish_reset(v);
+	v->mux.now_ms = now_ms();
 	if (qi == VSOCK_QUEUE_TX)
 		process_tx(v);
 	/* The event queue's buffers stay with the device until an event needs one. */
 	if (virtio_dev_live(dev))
 		pump_rx(v);
-	publish_stats(v);
+	done(v);
 }
 
 /* Host sockets did something (event loop). */
@@ -203,9 +238,28 @@ static void on_backend(void *opaque, uint32_t events)
 
 	pthread_mutex_lock(&v->dev.lock);
 	finish_reset(v);
+	v->mux.now_ms = now_ms();
 	vsock_uds_process(v->be);
 	pump_rx(v);
-	publish_stats(v);
+	done(v);
+	pthread_mutex_unlock(&v->dev.lock);
+}
+
+/* Requests the guest has not answered in time are given up (RST and the client closed). */
+static void on_timer(void *opaque, uint32_t events)
+{
+	struct virtio_vsock *v = opaque;
+	uint64_t n;
+	(void)events;
+
+	if (read(v->timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_ratelimited(LOG_WARN, "%s: timerfd: %m", v->dev.label);
+	pthread_mutex_lock(&v->dev.lock);
+	finish_reset(v);
+	v->mux.now_ms = now_ms();
+	vsock_mux_expire(&v->mux);
+	pump_rx(v);
+	done(v);
 	pthread_mutex_unlock(&v->dev.lock);
 }
 
@@ -219,6 +273,7 @@ static void on_reset(void *opaque, uint32_t events)
 		log_ratelimited(LOG_WARN, "%s: reset eventfd: %m", v->dev.label);
 	pthread_mutex_lock(&v->dev.lock);
 	finish_reset(v);
+	done(v);
 	pthread_mutex_unlock(&v->dev.lock);
 }
 
@@ -226,6 +281,8 @@ static int vsock_attach(struct virtio_dev *dev, struct evloop *loop)
 {
 	struct virtio_vsock *v = to_vsock(dev);
 	int ret = evloop_add(loop, vsock_uds_event_fd(v->be), EPOLLIN, on_backend, v);
+	if (ret == 0)
+		ret = evloop_add(loop, v->timer_fd, EPOLLIN, on_timer, v);
 	return ret < 0 ? ret : evloop_add(loop, v->reset_efd, EPOLLIN, on_reset, v);
 }
 
@@ -275,6 +332,7 @@ static void vsock_destroy(struct virtio_dev *dev)
 		vsock_mux_close_all(&v->mux);
 	vsock_uds_destroy(v->be);
 	close_quietly(v->reset_efd);
+	close_quietly(v->timer_fd);
 	if (v->pool)
 		munmap(v->pool, v->pool_size);
 	free(v->conns);
@@ -307,6 +365,7 @@ int virtio_vsock_create(const struct guest_mem *mem, uint64_t guest_cid, struct 
 	v->guest_cid = guest_cid;
 	v->stats = stats;
 	v->reset_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	v->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	v->conns = calloc(VSOCK_MAX_CONNS, sizeof(*v->conns));
 	/* Connection buffers: address space only, until a slow host reader makes them fill. */
 	v->pool_size = (size_t)VSOCK_MAX_CONNS * VSOCK_CONN_BUF;
@@ -314,7 +373,7 @@ int virtio_vsock_create(const struct guest_mem *mem, uint64_t guest_cid, struct 
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (v->pool == MAP_FAILED)
 		v->pool = NULL;
-	int ret = v->reset_efd < 0 || !v->conns || !v->pool ? -ENOMEM : 0;
+	int ret = v->reset_efd < 0 || v->timer_fd < 0 || !v->conns || !v->pool ? -ENOMEM : 0;
 	if (ret == 0)
 		ret = virtio_dev_init(&v->dev, &vsock_ops, mem, 0, "virtio-vsock");
 	if (ret < 0) {

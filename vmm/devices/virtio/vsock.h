@@ -24,6 +24,7 @@ struct vsock_stats {
 	atomic_ulong tx_bytes;		/* guest to host */
 	atomic_ulong bad_packets;	/* malformed or misaddressed guest packets */
 	atomic_ulong credit_violations;
+	atomic_ulong requests_timed_out;	/* host requests the guest never answered */
 };
 
 struct vsock_uds;

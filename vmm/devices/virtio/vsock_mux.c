@@ -228,8 +228,16 @@ static void update_watch(struct vsock_mux *m, struct vsock_conn *c)
 	}
 }
 
+/* The conn's REQUEST is out and unanswered: it counts towards nr_awaiting. */
+static bool awaiting(const struct vsock_conn *c)
+{
+	return c->state == VSOCK_CONN_CONNECTING && !(c->pending & PENDING_REQUEST);
+}
+
 static void release_host(struct vsock_mux *m, struct vsock_conn *c)
 {
+	if (awaiting(c))
+		m->nr_awaiting--;
 	if (c->fd >= 0)
 		m->ops->close(m->be, c->fd);
 	c->fd = -1;
@@ -448,6 +456,7 @@ int vsock_mux_guest_packet(struct vsock_mux *m, const struct vsock_hdr *h,
 			kill_conn(m, c);
 			return 0;
 		}
+		m->nr_awaiting--;
 		c->state = VSOCK_CONN_ESTABLISHED;
 		if (m->ops->established(m->be, c->fd, c->local_port) < 0) {
 			kill_conn(m, c);
@@ -600,6 +609,10 @@ int vsock_mux_next_rx(struct vsock_mux *m, struct vsock_hdr *h, const struct iov
 				got = 1;
 			}
 		}
+		if (got && h->op == VSOCK_OP_REQUEST) {
+			c->deadline_ms = m->now_ms + VSOCK_REQUEST_TIMEOUT_MS;
+			m->nr_awaiting++;
+		}
 		if (!got && data_ready(c))
 			got = rx_data(m, c, h, dst, ndst, cap);
 		schedule(m, c);
@@ -653,6 +666,17 @@ void vsock_mux_ready(struct vsock_mux *m, uint32_t conn, bool in, bool out)
 	}
 }
 
+void vsock_mux_expire(struct vsock_mux *m)
+{
+	for (unsigned int i = 0; i < VSOCK_MAX_CONNS && m->nr_awaiting; i++) {
+		struct vsock_conn *c = &m->conns[i];
+		if (awaiting(c) && m->now_ms >= c->deadline_ms) {
+			m->stats.requests_timed_out++;
+			kill_conn(m, c);
+		}
+	}
+}
+
 void vsock_mux_init(struct vsock_mux *m, uint64_t guest_cid, const struct vsock_backend_ops *ops,
 		    void *be, struct vsock_conn *conns, uint8_t *pool)
 {
@@ -678,6 +702,7 @@ static void reset(struct vsock_mux *m, bool keep_unseen)
 {
 	memset(m->buckets, 0, sizeof(m->buckets));
 	m->nr_conns = 0;
+	m->nr_awaiting = 0;
 	m->free_hint = 0;
 	m->rxq_head = m->rxq_tail = 0;
 	m->rst_head = m->rst_len = 0;
@@ -693,8 +718,8 @@ static void reset(struct vsock_mux *m, bool keep_unseen)
 			rxq_push(m, c);
 			continue;
 		}
-		if (c->state != VSOCK_CONN_FREE)
-			release_host(m, c);
+		if (c->state != VSOCK_CONN_FREE && c->fd >= 0)
+			m->ops->close(m->be, c->fd);
 		memset(c, 0, sizeof(*c));
 		c->fd = -1;
 	}

@@ -40,6 +40,8 @@ enum vsock_op {
 #define VSOCK_CREDIT_THRESHOLD	(VSOCK_CONN_BUF / 4)	/* forwarded bytes that earn an update */
 #define VSOCK_RST_RING		256			/* RSTs for packets of no connection */
 #define VSOCK_LOCAL_PORT_FIRST	(1u << 30)		/* host ports of host-initiated connections */
+#define VSOCK_REQUEST_TIMEOUT_MS 2000			/* for the guest to answer a REQUEST
+							   (Firecracker's CONN_REQUEST_TIMEOUT_MS) */
 
 /* A packet header, in host byte order. */
 struct vsock_hdr {
@@ -94,6 +96,7 @@ struct vsock_mux_stats {
 	uint64_t rst_dropped;		/* RST ring full: the RST was not sent */
 	uint64_t bad_packets;		/* dropped: wrong cid, type... */
 	uint64_t credit_violations;	/* the guest sent beyond the credit it had */
+	uint64_t requests_timed_out;	/* host-initiated REQUESTs the guest never answered */
 	uint64_t tx_bytes;		/* guest to host */
 	uint64_t rx_bytes;		/* host to guest */
 };
@@ -126,6 +129,7 @@ struct vsock_conn {
 	/* Guest data the socket has not taken yet: a ring in buf, at most VSOCK_CONN_BUF. */
 	uint8_t *buf;
 	uint32_t buf_head, buf_len;
+	uint64_t deadline_ms;		/* CONNECTING, REQUEST sent: when it is given up */
 	uint16_t hnext;			/* hash chain: index + 1, 0 ends */
 	uint16_t rxq_next;		/* rx list: index + 1, 0 ends */
 };
@@ -139,6 +143,8 @@ struct vsock_mux {
 	struct vsock_conn *conns;	/* VSOCK_MAX_CONNS */
 	uint8_t *pool;			/* VSOCK_MAX_CONNS * VSOCK_CONN_BUF, given at init */
 	unsigned int nr_conns;
+	unsigned int nr_awaiting;	/* REQUESTs sent that the guest has not answered */
+	uint64_t now_ms;		/* a monotonic clock, set by the caller before each call */
 	uint16_t free_hint;
 	uint16_t buckets[VSOCK_HASH_BUCKETS];	/* index + 1 */
 	uint16_t rxq_head, rxq_tail;		/* index + 1 */
@@ -190,5 +196,11 @@ int vsock_mux_next_rx(struct vsock_mux *m, struct vsock_hdr *h, const struct iov
 int vsock_mux_host_connect(struct vsock_mux *m, int fd, uint32_t port);
 /* The backend saw connection `conn`'s socket readable (or hung up) and/or writable. */
 void vsock_mux_ready(struct vsock_mux *m, uint32_t conn, bool in, bool out);
+/*
+ * Give up host-initiated requests the guest has not answered within
+ * VSOCK_REQUEST_TIMEOUT_MS of m->now_ms (RST to the guest, the client closed without an
+ * OK), as Firecracker does. Call it while nr_awaiting is not 0, about every 500 ms.
+ */
+void vsock_mux_expire(struct vsock_mux *m);
 
 #endif
