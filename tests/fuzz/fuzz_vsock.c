@@ -141,6 +141,10 @@ static void check_conns(const struct vsock_mux *m)
 			FUZZ_CHECK(socks[c->fd].open, "conn %u holds closed fd %d", i, c->fd);
 	}
 	FUZZ_CHECK(live == m->nr_conns, "%u live, nr_conns %u", live, m->nr_conns);
+	unsigned int listed = 0;
+	for (uint16_t i = m->rxq_head; i && listed <= VSOCK_MAX_CONNS; i = m->conns[i - 1].rxq_next)
+		listed++;
+	FUZZ_CHECK(listed == m->rxq_len, "%u on the rx list, rxq_len %u", listed, m->rxq_len);
 	FUZZ_CHECK(awaiting == m->nr_awaiting, "%u awaiting, nr_awaiting %u", awaiting,
 		   m->nr_awaiting);
 }

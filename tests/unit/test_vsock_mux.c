@@ -468,6 +468,26 @@ Test(vsock, packet_size_is_bounded_by_the_rx_buffer)
 	cr_assert_eq(h.len, VSOCK_MAX_PKT_DATA);
 }
 
+Test(vsock, a_buffer_with_no_room_for_data_takes_control_packets_only)
+{
+	int fd = open_guest_conn(40000);
+	open_guest_conn(40001);
+	socks[fd].in_len = 1000;
+	vsock_mux_ready(&mux, socks[fd].conn, true, false);
+	cr_assert_eq(send_op(40001, listening_port, VSOCK_OP_CREDIT_REQUEST, 0), 0);
+	struct vsock_hdr h;
+	/* A header-only buffer: the credit update fits, the data does not (and no hang). */
+	cr_assert(recv_pkt(&h, 0));
+	cr_assert_eq(h.op, VSOCK_OP_CREDIT_UPDATE);
+	cr_assert_eq(h.dst_port, 40001);
+	cr_assert_not(recv_pkt(&h, 0));
+	cr_assert_not(recv_pkt(&h, 0));
+	/* The data waits for a buffer with room. */
+	cr_assert(recv_pkt(&h, 4096));
+	cr_assert_eq(h.op, VSOCK_OP_RW);
+	cr_assert_eq(h.len, 1000);
+}
+
 Test(vsock, credit_request_is_answered)
 {
 	open_guest_conn(40000);

@@ -157,6 +157,7 @@ static void rxq_push(struct vsock_mux *m, struct vsock_conn *c)
 	uint16_t me = (uint16_t)(idx_of(m, c) + 1);
 	c->in_rxq = true;
 	c->rxq_next = 0;
+	m->rxq_len++;
 	if (m->rxq_tail)
 		m->conns[m->rxq_tail - 1].rxq_next = me;
 	else
@@ -172,6 +173,7 @@ static struct vsock_conn *rxq_pop(struct vsock_mux *m)
 	m->rxq_head = c->rxq_next;
 	if (!m->rxq_head)
 		m->rxq_tail = 0;
+	m->rxq_len--;
 	c->in_rxq = false;
 	c->rxq_next = 0;
 	return c;
@@ -517,7 +519,10 @@ bool vsock_mux_has_rx(const struct vsock_mux *m)
 	return m->rst_len || m->rxq_head;
 }
 
-/* Read host data into dst for an RW packet: 1 with *h filled, 0 for nothing this time. */
+/*
+ * Read host data into dst for an RW packet: 1 with *h filled, 0 for nothing this time,
+ * -1 when dst has no room for data.
+ */
 static int rx_data(struct vsock_mux *m, struct vsock_conn *c, struct vsock_hdr *h,
 		   const struct iovec *dst, int ndst, size_t cap)
 {
@@ -539,7 +544,7 @@ static int rx_data(struct vsock_mux *m, struct vsock_conn *c, struct vsock_hdr *
 		have += len;
 	}
 	if (!have)
-		return 0;
+		return -1;
 	ssize_t r = m->ops->recv(m->be, c->fd, iov, n);
 	if (r == -EAGAIN) {
 		c->host_readable = false;
@@ -571,6 +576,12 @@ static int rx_data(struct vsock_mux *m, struct vsock_conn *c, struct vsock_hdr *
 int vsock_mux_next_rx(struct vsock_mux *m, struct vsock_hdr *h, const struct iovec *dst,
 		      int ndst, size_t cap)
 {
+	/*
+	 * A connection with data but no room for it in this buffer goes back on the list;
+	 * meeting it again means every other one was looked at: nothing fits.
+	 */
+	struct vsock_conn *no_room = NULL;
+
 	for (;;) {
 		if (m->rst_len) {
 			unsigned int i = m->rst_head;
@@ -583,6 +594,10 @@ int vsock_mux_next_rx(struct vsock_mux *m, struct vsock_hdr *h, const struct iov
 		struct vsock_conn *c = rxq_pop(m);
 		if (!c)
 			return 0;
+		if (c == no_room) {
+			rxq_push(m, c);
+			return 0;
+		}
 		if (c->state == VSOCK_CONN_DYING) {
 			bool rst = c->pending & PENDING_RST;
 			if (rst) {
@@ -615,6 +630,11 @@ int vsock_mux_next_rx(struct vsock_mux *m, struct vsock_hdr *h, const struct iov
 		}
 		if (!got && data_ready(c))
 			got = rx_data(m, c, h, dst, ndst, cap);
+		if (got < 0) {
+			got = 0;
+			if (!no_room)
+				no_room = c;
+		}
 		schedule(m, c);
 		if (got)
 			return 1;
@@ -705,6 +725,7 @@ static void reset(struct vsock_mux *m, bool keep_unseen)
 	m->nr_awaiting = 0;
 	m->free_hint = 0;
 	m->rxq_head = m->rxq_tail = 0;
+	m->rxq_len = 0;
 	m->rst_head = m->rst_len = 0;
 	for (unsigned int i = 0; i < VSOCK_MAX_CONNS; i++) {
 		struct vsock_conn *c = &m->conns[i];

@@ -148,6 +148,7 @@ struct vsock_mux {
 	uint16_t free_hint;
 	uint16_t buckets[VSOCK_HASH_BUCKETS];	/* index + 1 */
 	uint16_t rxq_head, rxq_tail;		/* index + 1 */
+	unsigned int rxq_len;
 	uint32_t next_local_port;
 	/* RSTs answering packets that belong to no connection (a bounded ring). */
 	struct { uint32_t local_port, peer_port; } rst[VSOCK_RST_RING];
