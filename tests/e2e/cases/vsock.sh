@@ -53,7 +53,8 @@ case_vsock_both_directions_with_a_linux_guest() {
 	local KILN_GUEST_INITRAMFS=$initrd
 	write_config "$cfg" "$KILN_GUEST_VMLINUX" 1 256 \
 		"$KILN_GUEST_CMDLINE kiln.run=$(b64 "$cmd")" \
-		"\"vsock\": {\"vsock_id\": \"vsock0\", \"guest_cid\": 3, \"uds_path\": \"$uds\"}"
+		"\"vsock\": {\"vsock_id\": \"vsock0\", \"guest_cid\": 3, \"uds_path\": \"$uds\"},
+  \"metrics\": {\"metrics_path\": \"$dir/metrics.json\"}"
 	bounded "${E2E_TIMEOUT:-240}" vsock "$KILN" --config-file "$cfg" </dev/null >"$out" 2>"$err" &
 	local kpid=$!
 
@@ -85,6 +86,9 @@ case_vsock_both_directions_with_a_linux_guest() {
 	echo "kiln exit $status, guest exit $gstatus; guest output:"
 	printf '%s\n' "$output" | sed 's/^/  | /'
 	echo "host echo server:"; sed 's/^/  | /' "$dir/host-server.out"
+	echo "kiln's vsock metrics, summed:"
+	grep -o '"vsock":{[^}]*}' "$dir/metrics.json" 2>/dev/null | tr -d '"{}' | sed 's/^vsock://' |
+		tr ',' '\n' | awk -F: '{ s[$1] += $2 } END { for (k in s) printf "  %s %d\n", k, s[k] }' | sort
 	if [ "$status" -ne 0 ] || [ "$gstatus" != 0 ] || [ "$ok" != 1 ]; then
 		echo "kiln's log:"; tail -n 20 "$err" | sed 's/^/  ! /'
 		echo "console (tail):"; tr -d '\r' < "$out" | tail -n 20 | sed 's/^/  > /'
