@@ -133,7 +133,9 @@ static void check_conns(const struct vsock_mux *m)
 		live++;
 		awaiting += c->state == VSOCK_CONN_CONNECTING && !(c->pending & 0x01);
 		FUZZ_CHECK(c->buf_len <= VSOCK_CONN_BUF, "conn %u buffers %u", i, c->buf_len);
-		if (c->state == VSOCK_CONN_ESTABLISHED)
+		FUZZ_CHECK(c->state != VSOCK_CONN_LINGER || (c->fd >= 0 && c->buf_len),
+			   "conn %u lingers with fd %d and %u bytes", i, c->fd, c->buf_len);
+		if (c->state == VSOCK_CONN_ESTABLISHED || c->state == VSOCK_CONN_LINGER)
 			FUZZ_CHECK(c->tx_cnt - c->fwd_cnt == c->buf_len,
 				   "conn %u: tx_cnt %u fwd_cnt %u buffered %u", i, c->tx_cnt,
 				   c->fwd_cnt, c->buf_len);
@@ -270,6 +272,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	for (uint32_t i = 0; i < 8; i++)
 		vsock_mux_ready(&mux, i, true, true);
+	check_conns(&mux);
 	drain_rx(&mux, &rx);
 	check_conns(&mux);
 	FUZZ_CHECK(mux.stats.tx_bytes >= host_received, "host got %llu of %llu bytes",

@@ -499,20 +499,81 @@ Test(vsock, credit_request_is_answered)
 
 /* ---- ends ---- */
 
-Test(vsock, guest_shutdown_both_resets_after_the_data_is_out)
+Test(vsock, guest_shutdown_both_is_reset_at_once_and_the_data_still_goes_out)
 {
 	int fd = open_guest_conn(40000);
 	socks[fd].send_room = 0;
 	cr_assert_eq(send_data(40000, listening_port, "hello", 5), 0);
 	cr_assert_eq(send_op(40000, listening_port, VSOCK_OP_SHUTDOWN, 3), 0);
-	expect_nothing();	/* the data has not reached the host yet */
-	cr_assert(socks[fd].open);
+	/* The guest need not wait for a slow host reader (Linux gives up after 8 s). */
+	expect_pkt(VSOCK_OP_RST, listening_port, 40000, NULL);
+	expect_nothing();
+	cr_assert(socks[fd].open, "the host has not had the data yet");
+	cr_assert(socks[fd].watch_out);
+	/* Packets for the old ports are for no connection now. */
+	cr_assert_eq(send_op(40000, listening_port, VSOCK_OP_CREDIT_UPDATE, 0), 0);
+	expect_pkt(VSOCK_OP_RST, listening_port, 40000, NULL);
 	socks[fd].send_room = SIZE_MAX;
 	vsock_mux_ready(&mux, socks[fd].conn, false, true);
+	cr_assert_eq(socks[fd].out_len, 5);
+	cr_assert_arr_eq(socks[fd].out, "hello", 5);
+	cr_assert_not(socks[fd].open);
+	expect_nothing();
+	cr_assert_eq(mux.nr_conns, 0);
+}
+
+Test(vsock, guest_shutdown_both_with_nothing_buffered_closes_at_once)
+{
+	int fd = open_guest_conn(40000);
+	cr_assert_eq(send_data(40000, listening_port, "hello", 5), 0);
+	cr_assert_eq(send_op(40000, listening_port, VSOCK_OP_SHUTDOWN, 3), 0);
 	cr_assert_eq(socks[fd].out_len, 5);
 	cr_assert(socks[fd].shut_wr);
 	expect_pkt(VSOCK_OP_RST, listening_port, 40000, NULL);
 	cr_assert_not(socks[fd].open);
+	cr_assert_eq(mux.nr_conns, 0);
+}
+
+Test(vsock, guest_rst_after_its_shutdown_send_keeps_the_data)
+{
+	int fd = open_guest_conn(40000);
+	socks[fd].send_room = 2;
+	cr_assert_eq(send_data(40000, listening_port, "goodbye", 7), 0);
+	cr_assert_eq(send_op(40000, listening_port, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_SEND), 0);
+	cr_assert_eq(send_op(40000, listening_port, VSOCK_OP_RST, 0), 0);
+	expect_nothing();	/* no answer to an RST */
+	cr_assert(socks[fd].open);
+	socks[fd].send_room = SIZE_MAX;
+	vsock_mux_ready(&mux, socks[fd].conn, false, true);
+	cr_assert_eq(socks[fd].out_len, 7);
+	cr_assert_arr_eq(socks[fd].out, "goodbye", 7);
+	cr_assert_not(socks[fd].open);
+	cr_assert_eq(mux.nr_conns, 0);
+}
+
+Test(vsock, guest_rst_without_shutdown_drops_the_data)
+{
+	int fd = open_guest_conn(40000);
+	socks[fd].send_room = 0;
+	cr_assert_eq(send_data(40000, listening_port, "abort", 5), 0);
+	cr_assert_eq(send_op(40000, listening_port, VSOCK_OP_RST, 0), 0);
+	cr_assert_not(socks[fd].open, "an abort is an abort");
+	cr_assert_eq(socks[fd].out_len, 0);
+	expect_nothing();
+	cr_assert_eq(mux.nr_conns, 0);
+}
+
+Test(vsock, lingering_data_to_a_host_that_went_away_is_dropped)
+{
+	int fd = open_guest_conn(40000);
+	socks[fd].send_room = 0;
+	cr_assert_eq(send_data(40000, listening_port, "lost", 4), 0);
+	cr_assert_eq(send_op(40000, listening_port, VSOCK_OP_SHUTDOWN, 3), 0);
+	expect_pkt(VSOCK_OP_RST, listening_port, 40000, NULL);
+	socks[fd].send_err = -EPIPE;
+	vsock_mux_ready(&mux, socks[fd].conn, true, false);	/* a hang-up */
+	cr_assert_not(socks[fd].open);
+	expect_nothing();
 	cr_assert_eq(mux.nr_conns, 0);
 }
 

@@ -219,7 +219,8 @@ static void schedule(struct vsock_mux *m, struct vsock_conn *c)
 
 static void update_watch(struct vsock_mux *m, struct vsock_conn *c)
 {
-	if (c->fd < 0 || c->state != VSOCK_CONN_ESTABLISHED)
+	if (c->fd < 0 ||
+	    (c->state != VSOCK_CONN_ESTABLISHED && c->state != VSOCK_CONN_LINGER))
 		return;
 	bool in = may_send_data(c) && !c->host_readable;
 	bool out = c->buf_len > 0;
@@ -270,6 +271,31 @@ static void kill_conn(struct vsock_mux *m, struct vsock_conn *c)
 	rxq_push(m, c);
 }
 
+/*
+ * The guest is done with the connection (it shut both ways, or reset it after shutting
+ * its sending side) but the host has not taken all its data yet: the guest gets its
+ * RST now if `rst` (a Linux guest gives up waiting for it after 8 s), the host socket
+ * keeps its place until the data is out.
+ */
+static void linger(struct vsock_mux *m, struct vsock_conn *c, bool rst)
+{
+	hash_remove(m, c);
+	c->state = VSOCK_CONN_LINGER;
+	c->pending = rst ? PENDING_RST : 0;
+	if (rst)
+		rxq_push(m, c);
+	update_watch(m, c);
+}
+
+/* A lingering connection's data is out, or cannot go: close the host socket. */
+static void linger_done(struct vsock_mux *m, struct vsock_conn *c)
+{
+	release_host(m, c);
+	c->state = VSOCK_CONN_DYING;	/* an RST still to deliver goes out first */
+	if (!c->in_rxq)
+		slot_free(m, c);
+}
+
 static void maybe_credit_update(struct vsock_mux *m, struct vsock_conn *c)
 {
 	if (c->fwd_cnt - c->last_fwd_cnt_sent >= VSOCK_CREDIT_THRESHOLD) {
@@ -281,14 +307,19 @@ static void maybe_credit_update(struct vsock_mux *m, struct vsock_conn *c)
 /* Both directions are over once the guest's data reached the host: end with an RST. */
 static void maybe_finish(struct vsock_mux *m, struct vsock_conn *c)
 {
-	if (c->state != VSOCK_CONN_ESTABLISHED || c->buf_len)
+	if (c->state != VSOCK_CONN_ESTABLISHED)
 		return;
+	bool guest_done = (c->peer_shut & VSOCK_SHUTDOWN_SEND) &&
+			  ((c->peer_shut & VSOCK_SHUTDOWN_RCV) || c->host_eof);
+	if (c->buf_len) {
+		if (guest_done)
+			linger(m, c, true);
+		return;
+	}
 	if (c->peer_shut & VSOCK_SHUTDOWN_SEND && !c->shut_write_done) {
 		c->shut_write_done = true;
 		m->ops->shutdown_send(m->be, c->fd);
 	}
-	bool guest_done = (c->peer_shut & VSOCK_SHUTDOWN_SEND) &&
-			  ((c->peer_shut & VSOCK_SHUTDOWN_RCV) || c->host_eof);
 	if (guest_done)
 		kill_conn(m, c);
 }
@@ -320,7 +351,9 @@ static void ring_append(struct vsock_conn *c, const struct iovec *iov, int n, si
 
 static void flush_buf(struct vsock_mux *m, struct vsock_conn *c)
 {
-	while (c->buf_len && c->state == VSOCK_CONN_ESTABLISHED) {
+	bool lingering = c->state == VSOCK_CONN_LINGER;
+
+	while (c->buf_len && (c->state == VSOCK_CONN_ESTABLISHED || lingering)) {
 		struct iovec iov[2];
 		uint32_t first = MIN(c->buf_len, VSOCK_CONN_BUF - c->buf_head);
 		int n = 1;
@@ -331,12 +364,20 @@ static void flush_buf(struct vsock_mux *m, struct vsock_conn *c)
 		if (r == -EAGAIN || r == 0)
 			break;
 		if (r < 0 || (size_t)r > c->buf_len) {
-			kill_conn(m, c);
+			if (lingering)
+				linger_done(m, c);
+			else
+				kill_conn(m, c);
 			return;
 		}
 		c->buf_head = (c->buf_head + (uint32_t)r) % VSOCK_CONN_BUF;
 		c->buf_len -= (uint32_t)r;
 		c->fwd_cnt += (uint32_t)r;
+	}
+	if (lingering) {
+		if (!c->buf_len)
+			linger_done(m, c);
+		return;
 	}
 	if (c->state != VSOCK_CONN_ESTABLISHED)
 		return;
@@ -450,7 +491,12 @@ int vsock_mux_guest_packet(struct vsock_mux *m, const struct vsock_hdr *h,
 		c->credit_requested = false;
 
 	if (h->op == VSOCK_OP_RST) {
-		drop(m, c);
+		/* After its SHUTDOWN(SEND), the data the guest sent is still the host's. */
+		if (c->state == VSOCK_CONN_ESTABLISHED && c->buf_len &&
+		    (c->peer_shut & VSOCK_SHUTDOWN_SEND))
+			linger(m, c, false);
+		else
+			drop(m, c);
 		return 0;
 	}
 	if (c->state == VSOCK_CONN_CONNECTING) {
@@ -598,6 +644,15 @@ int vsock_mux_next_rx(struct vsock_mux *m, struct vsock_hdr *h, const struct iov
 			rxq_push(m, c);
 			return 0;
 		}
+		if (c->state == VSOCK_CONN_LINGER) {
+			if (c->pending & PENDING_RST) {
+				c->pending = 0;
+				fill(m, h, c->local_port, c->peer_port, VSOCK_OP_RST);
+				m->stats.rst_sent++;
+				return 1;
+			}
+			continue;
+		}
 		if (c->state == VSOCK_CONN_DYING) {
 			bool rst = c->pending & PENDING_RST;
 			if (rst) {
@@ -675,6 +730,11 @@ void vsock_mux_ready(struct vsock_mux *m, uint32_t conn, bool in, bool out)
 	if (conn >= VSOCK_MAX_CONNS)
 		return;
 	struct vsock_conn *c = &m->conns[conn];
+	if (c->state == VSOCK_CONN_LINGER) {
+		if (out || in)	/* in: a hang-up, which the write reports */
+			flush_buf(m, c);
+		return;
+	}
 	if (c->state != VSOCK_CONN_ESTABLISHED)
 		return;
 	if (out)

@@ -106,6 +106,8 @@ enum vsock_conn_state {
 	VSOCK_CONN_CONNECTING,		/* host-initiated: REQUEST to send, or sent */
 	VSOCK_CONN_ESTABLISHED,
 	VSOCK_CONN_DYING,		/* RST queued: freed once it is delivered */
+	VSOCK_CONN_LINGER,		/* the guest is done with it; its last data is still
+					   going to the host socket, which closes after */
 };
 
 struct vsock_conn {
