@@ -11,7 +11,7 @@
 
 /* Top-level sections kiln knows but has no device for yet: refused, never ignored. */
 static const char *const unsupported_sections[] = {
-	"vsock", "balloon", "pmem", "memory-hotplug", "mmds-config", "cpu-config",
+	"balloon", "pmem", "memory-hotplug", "mmds-config", "cpu-config",
 };
 
 /*
@@ -392,6 +392,23 @@ static int parse_entropy(json_t *o, struct vm_config *cfg, struct error *err)
 	return ret;
 }
 
+static int parse_vsock(json_t *o, struct vsock_config *vs, struct error *err)
+{
+	static const char *const keys[] = { "vsock_id", "guest_cid", "uds_path" };
+	const char *p = "vsock";
+	int ret = expect_object(o, p, err);
+	if (ret == 0)
+		ret = check_keys(o, p, keys, ARRAY_SIZE(keys), err);
+	if (ret == 0)
+		ret = get_string(o, p, "vsock_id", false, &vs->vsock_id, err);
+	if (ret == 0)
+		ret = get_uint(o, p, "guest_cid", true, CONFIG_VSOCK_CID_MIN, CONFIG_VSOCK_CID_MAX,
+			       &vs->guest_cid, err);
+	if (ret == 0)
+		ret = get_path(o, p, "uds_path", true, &vs->uds_path, err);
+	return ret;
+}
+
 /* Device lists kiln cannot populate yet: an empty list is fine, anything else is refused. */
 static int parse_empty_list(json_t *v, const char *key, const char *what, struct error *err)
 {
@@ -435,6 +452,11 @@ static int parse_root(json_t *root, struct vm_config *cfg, struct error *err)
 		return ret;
 	if ((v = member(root, "entropy")) && (ret = parse_entropy(v, cfg, err)))
 		return ret;
+	if ((v = member(root, "vsock"))) {
+		cfg->has_vsock = true;
+		if ((ret = parse_vsock(v, &cfg->vsock, err)))
+			return ret;
+	}
 	if ((v = member(root, "network-interfaces")) &&
 	    (ret = parse_empty_list(v, "network-interfaces", "network", err)))
 		return ret;
@@ -509,6 +531,8 @@ void config_free(struct vm_config *cfg)
 	free(cfg->logger.log_path);
 	free(cfg->metrics.metrics_path);
 	free(cfg->serial.serial_out_path);
+	free(cfg->vsock.vsock_id);
+	free(cfg->vsock.uds_path);
 	for (unsigned int i = 0; i < cfg->nr_drives; i++) {
 		free(cfg->drives[i].drive_id);
 		free(cfg->drives[i].path_on_host);
@@ -624,6 +648,19 @@ static int apply(json_t *o, struct vm_config *cfg, enum config_section s, const 
 		cfg->has_metrics = true;
 		return 0;
 	}
+	case CONFIG_VSOCK: {
+		struct vsock_config v = { 0 };
+		if ((ret = parse_vsock(o, &v, err)) < 0) {
+			free(v.vsock_id);
+			free(v.uds_path);
+			return ret;
+		}
+		free(cfg->vsock.vsock_id);
+		free(cfg->vsock.uds_path);
+		cfg->vsock = v;
+		cfg->has_vsock = true;
+		return 0;
+	}
 	case CONFIG_SERIAL: {
 		struct serial_config c = { 0 };
 		if ((ret = parse_serial(o, &c, err)) < 0) {
@@ -676,6 +713,7 @@ const char *config_section_name(enum config_section s)
 	case CONFIG_SERIAL: return "serial";
 	case CONFIG_ENTROPY: return "entropy";
 	case CONFIG_DRIVE: return "drives";
+	case CONFIG_VSOCK: return "vsock";
 	}
 	return "configuration";
 }
@@ -728,6 +766,13 @@ static json_t *config_json(const struct vm_config *cfg)
 			 "vsock", "mmds-config", "memory-hotplug", "pmem", "metrics");
 	if (!root)
 		return NULL;
+	if (cfg->has_vsock) {
+		json_t *vs = json_pack("{s:I, s:o}", "guest_cid", (json_int_t)cfg->vsock.guest_cid,
+				       "uds_path", str_or_null(cfg->vsock.uds_path));
+		if (vs && cfg->vsock.vsock_id)
+			json_object_set_new(vs, "vsock_id", json_string(cfg->vsock.vsock_id));
+		json_object_set_new(root, "vsock", vs ? vs : json_null());
+	}
 	json_object_set_new(root, "logger", !cfg->has_logger ? json_null() :
 		json_pack("{s:o, s:s, s:b, s:b}", "log_path", str_or_null(cfg->logger.log_path),
 			  "level", log_level_name(cfg->logger.level), "show_level",

@@ -65,6 +65,15 @@ struct drive_config {
 	enum drive_engine io_engine;
 };
 
+/* `vsock`: a virtio-vsock device, Firecracker's Unix-socket protocol on uds_path. */
+#define CONFIG_VSOCK_CID_MIN 3
+#define CONFIG_VSOCK_CID_MAX 4294967294u	/* 0xffffffff is VMADDR_CID_ANY */
+struct vsock_config {
+	char *vsock_id;			/* accepted (Firecracker deprecated it), unused */
+	uint64_t guest_cid;
+	char *uds_path;
+};
+
 struct vm_config {
 	struct boot_source boot;
 	struct machine_config machine;
@@ -76,6 +85,8 @@ struct vm_config {
 	struct drive_config drives[CONFIG_MAX_DRIVES];
 	unsigned int nr_drives;
 	bool has_entropy;		/* `entropy` present: a virtio-rng device */
+	struct vsock_config vsock;
+	bool has_vsock;
 };
 
 /* Defaults for everything optional (1 vCPU, 128 MiB, no initrd...). */
@@ -98,6 +109,7 @@ enum config_section {
 	CONFIG_SERIAL,
 	CONFIG_ENTROPY,
 	CONFIG_DRIVE,		/* PUT /drives/{id}: adds or replaces the drive `id` */
+	CONFIG_VSOCK,		/* PUT /vsock: sets or replaces the vsock device */
 };
 
 /*

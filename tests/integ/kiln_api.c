@@ -274,7 +274,6 @@ Test(kiln_api, every_unimplemented_endpoint_answers_400_naming_the_feature)
 	static const struct { const char *method, *path, *feature; } cases[] = {
 		{ "PUT", "/network-interfaces/eth0", "network-interfaces: not supported yet" },
 		{ "PATCH", "/network-interfaces/eth0", "network-interfaces: not supported yet" },
-		{ "PUT", "/vsock", "vsock: not supported yet" },
 		{ "PUT", "/balloon", "balloon: not supported yet" },
 		{ "PATCH", "/balloon", "balloon: not supported yet" },
 		{ "GET", "/balloon", "balloon: not supported yet" },

@@ -213,12 +213,19 @@ Test(kiln_badinput, wrong_type_names_its_path)
 
 Test(kiln_badinput, sections_without_a_device_are_refused)
 {
-	run_json("{\"boot-source\": {\"kernel_image_path\": \"a\"}, \"vsock\": {\"guest_cid\": 3, "
-		 "\"uds_path\": \"/tmp/v.sock\"}}");
-	expect_error(152, "vsock: not supported yet");
+	run_json("{\"boot-source\": {\"kernel_image_path\": \"a\"}, \"balloon\": "
+		 "{\"amount_mib\": 1}}");
+	expect_error(152, "balloon: not supported yet");
 	run_json("{\"boot-source\": {\"kernel_image_path\": \"a\"}, \"network-interfaces\": "
 		 "[{\"iface_id\": \"eth0\"}]}");
 	expect_error(152, "network-interfaces: not supported yet (kiln has no network device)");
+}
+
+Test(kiln_badinput, vsock_cid_below_3)
+{
+	run_json("{\"boot-source\": {\"kernel_image_path\": \"a\"}, \"vsock\": {\"guest_cid\": 2, "
+		 "\"uds_path\": \"/tmp/v.sock\"}}");
+	expect_error(152, "vsock.guest_cid: 2 is out of range (3 to 4294967294)");
 }
 
 Test(kiln_badinput, unreadable_config_file)

@@ -536,6 +536,26 @@ static void scenario_virtio(struct coverage *cov, const char *allow_all, const c
 	scan_trace(trace, cov, false);
 }
 
+/* virtio-vsock both ways: host clients through uds_path, guest connections to <uds>_7000. */
+static void scenario_vsock(struct coverage *cov, const char *allow_all, const char *name)
+{
+	const char *argv[20];
+	char trace[PATH_MAX + 64], uds[PATH_MAX + 64];
+	struct kt_vsock v;
+	snprintf(trace, sizeof(trace), "%s", kt_path(&t, name));
+	snprintf(uds, sizeof(uds), "%s", kt_path(&t, "v.sock"));
+	kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"machine-config\": "
+		  "{\"vcpu_count\": 1, \"mem_size_mib\": 64}, \"vsock\": {\"guest_cid\": 3, "
+		  "\"uds_path\": \"%s\"}}", kt_guest("virtio_vsock"), uds);
+	kt_vsock_start(uds, 1000, &v);
+	traced_argv(argv, allow_all, trace);
+	proc_run(argv, NULL, 60000, &r);
+	kt_vsock_finish(&v);
+	cr_assert(!r.timed_out, "%s timed out", name);
+	cr_assert(strstr(r.out, "vsock: done\n"), "%s: %s", name, r.out);
+	scan_trace(trace, cov, false);
+}
+
 /* A live run: stdin a pipe or a terminal, input typed once `ready` is printed, then
  * optionally a signal to the process or to vCPU 1. */
 struct live {
@@ -695,6 +715,7 @@ Test(kiln_seccomp, profile_has_no_dead_rules_and_scenarios_make_no_other_calls)
 	scenario_virtio(&cov, aa, "blk-sync.trace", "virtio_blk", "Sync");
 	scenario_virtio(&cov, aa, "blk-async.trace", "virtio_blk", "Async");
 	scenario_virtio(&cov, aa, "rng.trace", "virtio_rng", "Sync");
+	scenario_vsock(&cov, aa, "vsock.trace");
 	scenario(&cov, aa, "smp.trace", "smp", 4, NULL);
 	scenario(&cov, aa, "echo.trace", "echo", 1, input);
 	scenario(&cov, aa, "triplefault.trace", "triplefault", 1, NULL);

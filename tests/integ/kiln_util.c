@@ -3,6 +3,7 @@
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,4 +80,48 @@ void kt_run(struct kt *t, struct proc_result *r, const char *in, int timeout_ms,
 	va_end(ap);
 	argv[n] = NULL;
 	proc_run(argv, in, timeout_ms, r);
+}
+
+static void read_all(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+	while (len < size - 1 && (n = read(fd, buf + len, size - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	close(fd);
+}
+
+void kt_vsock_start(const char *uds, unsigned int bytes, struct kt_vsock *v)
+{
+	static char peer[PATH_MAX + 32], path7000[PATH_MAX + 16], nbytes[16];
+	char buf[256] = "";
+
+	memset(v, 0, sizeof(*v));
+	snprintf(peer, sizeof(peer), "%s/../helpers/vsock_peer", getenv("GUESTS"));
+	cr_assert_eq(access(peer, X_OK), 0, "%s is not built", peer);
+	snprintf(path7000, sizeof(path7000), "%s_7000", uds);
+	snprintf(nbytes, sizeof(nbytes), "%u", bytes);
+	const char *sargv[] = { peer, "serve-unix", path7000, "1", NULL };
+	v->server = proc_spawn(sargv, NULL, &v->server_out, NULL);
+	cr_assert_gt(v->server, 0);
+	cr_assert(proc_read_until(v->server_out, buf, sizeof(buf), "listening", 10000),
+		  "vsock_peer serve-unix: %s", buf);
+	const char *cargv[] = { peer, "echo-unix", uds, "5000", nbytes, NULL };
+	v->client = proc_spawn(cargv, NULL, &v->client_out, NULL);
+	cr_assert_gt(v->client, 0);
+}
+
+void kt_vsock_finish(struct kt_vsock *v)
+{
+	v->client_status = proc_wait(v->client, 10000);
+	v->server_status = proc_wait(v->server, 10000);
+	if (v->client_status < 0)
+		kill(v->client, SIGKILL);
+	if (v->server_status < 0)
+		kill(v->server, SIGKILL);
+	proc_wait(v->client, 1000);
+	proc_wait(v->server, 1000);
+	read_all(v->client_out, v->client_text, sizeof(v->client_text));
+	read_all(v->server_out, v->server_text, sizeof(v->server_text));
 }

@@ -25,4 +25,19 @@ void kt_run(struct kt *t, struct proc_result *r, const char *in, int timeout_ms,
 /* Path inside the temp dir. */
 const char *kt_path(struct kt *t, const char *name);
 
+/*
+ * The host side of the virtio_vsock guest, played by tests/helpers/vsock_peer (found next
+ * to $GUESTS): an echo server on <uds>_7000, listening when this returns, and an echo
+ * client of `bytes` bytes for guest port 5000 through uds (it waits for kiln to bind it).
+ */
+struct kt_vsock {
+	pid_t server, client;
+	int server_out, client_out;
+	int server_status, client_status;
+	char server_text[1024], client_text[1024];
+};
+void kt_vsock_start(const char *uds, unsigned int bytes, struct kt_vsock *v);
+/* After kiln ended: wait for both (10 s at most) and collect their status and output. */
+void kt_vsock_finish(struct kt_vsock *v);
+
 #endif

@@ -1,4 +1,7 @@
-/* kiln's virtio-blk and virtio-rng driven by test guests through the real MMIO transport. */
+/*
+ * kiln's virtio-blk, virtio-rng and virtio-vsock driven by test guests through the real MMIO
+ * transport.
+ */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -111,6 +114,53 @@ Test(kiln_virtio, rng_fills_guest_buffers)
 	kt_run(&t, &r, NULL, 60000, NULL);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert_str_eq(r.out, "rng: got 64 and 64 bytes, not all zero, different\n", "%s", r.err);
+}
+
+/* Raw vsock packets from the guest, Firecracker's protocol on the host (vsock_peer). */
+Test(kiln_virtio, vsock_both_directions_resets_and_refusals)
+{
+	char uds[PATH_MAX + 64];
+	struct kt_vsock v;
+	snprintf(uds, sizeof(uds), "%s", kt_path(&t, "v.sock"));
+	kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, "
+		  "\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64}, "
+		  "\"vsock\": {\"guest_cid\": 3, \"uds_path\": \"%s\"}}", kt_guest("virtio_vsock"),
+		  uds);
+	kt_vsock_start(uds, 1000, &v);
+	kt_run(&t, &r, NULL, 60000, NULL);
+	kt_vsock_finish(&v);
+	cr_assert_eq(r.status, 0, "exit %d\nstdout:\n%s\nstderr:\n%s", r.status, r.out, r.err);
+	cr_assert_str_eq(r.out,
+		"vsock: cid 3\n"
+		"vsock: request from host port 1073741824\n"
+		"vsock: host connection echoed 1000 bytes, then reset\n"
+		"vsock: connected to host port 7000\n"
+		"vsock: echo from host port 7000: 1000 bytes, exact, shutdown 2, then reset\n"
+		"vsock: request to port 7001: reset\n"
+		"vsock: data on no connection: reset\n"
+		"vsock: short, spoofed, then seqpacket request: reset\n"
+		"vsock: unknown op: reset\n"
+		"vsock: length beyond the buffer: reset\n"
+		"vsock: done\n", "stdout:\n%s\nstderr:\n%s\nclient (%d):\n%s\nserver (%d):\n%s",
+		r.out, r.err, v.client_status, v.client_text, v.server_status, v.server_text);
+	cr_assert_eq(v.client_status, 0, "echo client: %s", v.client_text);
+	cr_assert(strstr(v.client_text, "ok: 1000 bytes echoed"), "%s", v.client_text);
+	cr_assert_eq(v.server_status, 0, "echo server: %s", v.server_text);
+	cr_assert(strstr(v.server_text, "served 1 connections\n"), "%s", v.server_text);
+	/* What the guest got wrong is counted, not fatal. */
+	cr_assert(!strstr(r.err, "needs reset"), "%s", r.err);
+}
+
+/* A uds_path kiln cannot bind is a configuration error naming the key. */
+Test(kiln_virtio, vsock_uds_path_in_a_missing_directory)
+{
+	kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, "
+		  "\"vsock\": {\"guest_cid\": 3, \"uds_path\": \"%s/no/v.sock\"}}",
+		  kt_guest("virtio_vsock"), t.dir);
+	kt_run(&t, &r, NULL, 60000, NULL);
+	cr_assert_eq(r.status, 152, "exit %d: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "vsock.uds_path: ") && strstr(r.err, "/no/v.sock: No such file or "
+		  "directory"), "%s", r.err);
 }
 
 /* Every protocol violation: DEVICE_NEEDS_RESET seen by the guest, kiln keeps running. */

@@ -296,7 +296,6 @@ Test(api, unimplemented_paths_name_the_feature)
 	static const struct { const char *m, *p, *msg; } cases[] = {
 		{ "PUT", "/network-interfaces/eth0", "network-interfaces: not supported yet (kiln "
 		  "has no network device)" },
-		{ "PUT", "/vsock", "vsock: not supported yet (kiln has no vsock device)" },
 		{ "GET", "/balloon", "balloon: not supported yet (kiln has no balloon device)" },
 		{ "PATCH", "/balloon/statistics", "balloon: not supported yet (kiln has no balloon "
 		  "device)" },
@@ -311,6 +310,32 @@ Test(api, unimplemented_paths_name_the_feature)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		BAD(cases[i].m, cases[i].p, strcmp(cases[i].m, "GET") ? "{}" : NULL, cases[i].msg);
+}
+
+Test(api, vsock_is_set_before_the_start_and_shown_in_vm_config)
+{
+	BAD("PUT", "/vsock", "{\"guest_cid\": 2, \"uds_path\": \"/v.sock\"}",
+	    "vsock.guest_cid: 2 is out of range (3 to 4294967294)");
+	BAD("PUT", "/vsock", "{\"guest_cid\": 3}", "vsock.uds_path: missing required key");
+	BAD("PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/v.sock\", \"port\": 1}",
+	    "vsock.port: unknown key");
+	BAD("GET", "/vsock", NULL, "Invalid request method and/or path: GET /vsock.");
+	const char *dump = req("GET", "/vm/config", NULL);
+	cr_assert(strstr(dump, "\"vsock\":null"), "a refused PUT set nothing: %s", dump);
+	OK("PUT", "/vsock", "{\"guest_cid\": 7, \"uds_path\": \"/v.sock\"}");
+	OK("PUT", "/vsock", "{\"vsock_id\": \"v\", \"guest_cid\": 9, \"uds_path\": \"/w.sock\"}");
+	dump = req("GET", "/vm/config", NULL);
+	cr_assert_eq(resp.status, 200);
+	OK("PUT", "/boot-source", "{\"kernel_image_path\": \"/k\"}");
+	dump = req("GET", "/vm/config", NULL);
+	struct vm_config back;
+	struct error err = { 0 };
+	config_defaults(&back);
+	cr_assert_eq(config_load_string(dump, &back, &err), 0, "%s: %s", err.msg, dump);
+	cr_assert(back.has_vsock, "%s", dump);
+	cr_assert_eq(back.vsock.guest_cid, 9, "the second PUT replaced the first: %s", dump);
+	cr_assert_str_eq(back.vsock.uds_path, "/w.sock");
+	config_free(&back);
 }
 
 Test(api, vm_config_round_trips_through_the_config_parser)

@@ -358,7 +358,7 @@ Test(config, boot_source_required)
 Test(config, unsupported_sections)
 {
 	static const char *const names[] = {
-		"vsock", "balloon", "pmem", "memory-hotplug", "mmds-config", "cpu-config",
+		"balloon", "pmem", "memory-hotplug", "mmds-config", "cpu-config",
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char json[256], msg[64];
@@ -366,6 +366,45 @@ Test(config, unsupported_sections)
 		snprintf(msg, sizeof(msg), "%s: not supported yet", names[i]);
 		expect_error(json, -ENOTSUP, msg);
 	}
+}
+
+Test(config, vsock_firecracker_schema)
+{
+	cr_assert_eq(load("{" BOOT ", \"vsock\": {\"vsock_id\": \"vsock0\", \"guest_cid\": 3, "
+			  "\"uds_path\": \"/run/v.sock\"}}"), 0, "%s", err.msg);
+	cr_assert(cfg.has_vsock);
+	cr_assert_eq(cfg.vsock.guest_cid, 3);
+	cr_assert_str_eq(cfg.vsock.uds_path, "/run/v.sock");
+	cr_assert_str_eq(cfg.vsock.vsock_id, "vsock0");
+	config_free(&cfg);
+	config_defaults(&cfg);
+	cr_assert_eq(load("{" BOOT ", \"vsock\": {\"guest_cid\": 4294967294, "
+			  "\"uds_path\": \"v.sock\"}}"), 0, "%s", err.msg);
+	cr_assert_eq(cfg.vsock.guest_cid, 4294967294u);
+	cr_assert_null(cfg.vsock.vsock_id);
+	config_free(&cfg);
+	config_defaults(&cfg);
+	cr_assert_eq(load("{" BOOT ", \"vsock\": null}"), 0, "%s", err.msg);
+	cr_assert_eq(cfg.has_vsock, false);
+}
+
+Test(config, vsock_bad_values_name_their_key)
+{
+	expect_error("{" BOOT ", \"vsock\": {\"guest_cid\": 2, \"uds_path\": \"/v\"}}", -ERANGE,
+		     "vsock.guest_cid: 2 is out of range (3 to 4294967294)");
+	expect_error("{" BOOT ", \"vsock\": {\"guest_cid\": 4294967295, \"uds_path\": \"/v\"}}",
+		     -ERANGE, "vsock.guest_cid: 4294967295 is out of range (3 to 4294967294)");
+	expect_error("{" BOOT ", \"vsock\": {\"guest_cid\": \"3\", \"uds_path\": \"/v\"}}",
+		     -EINVAL, "vsock.guest_cid: expected an integer, got a string");
+	expect_error("{" BOOT ", \"vsock\": {\"uds_path\": \"/v\"}}", -EINVAL,
+		     "vsock.guest_cid: missing required key");
+	expect_error("{" BOOT ", \"vsock\": {\"guest_cid\": 3}}", -EINVAL,
+		     "vsock.uds_path: missing required key");
+	expect_error("{" BOOT ", \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"\"}}", -EINVAL,
+		     "vsock.uds_path: must not be empty");
+	expect_error("{" BOOT ", \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v\", "
+		     "\"port\": 1}}", -EINVAL, "vsock.port: unknown key");
+	expect_error("{" BOOT ", \"vsock\": []}", -EINVAL, "vsock: expected an object, got an array");
 }
 
 Test(config, non_empty_device_lists_refused)

@@ -17,7 +17,6 @@ static const struct {
 } unsupported[] = {
 	{ "/network-interfaces/", true, "network-interfaces: not supported yet (kiln has no "
 	  "network device)" },
-	{ "/vsock", false, "vsock: not supported yet (kiln has no vsock device)" },
 	{ "/balloon", false, "balloon: not supported yet (kiln has no balloon device)" },
 	{ "/balloon/", true, "balloon: not supported yet (kiln has no balloon device)" },
 	{ "/snapshot/create", false, "snapshot: not supported yet (kiln has no snapshots)" },
@@ -191,7 +190,7 @@ static const struct {
 } put_sections[] = {
 	{ "/boot-source", CONFIG_BOOT_SOURCE }, { "/logger", CONFIG_LOGGER },
 	{ "/metrics", CONFIG_METRICS }, { "/entropy", CONFIG_ENTROPY },
-	{ "/serial", CONFIG_SERIAL },
+	{ "/serial", CONFIG_SERIAL }, { "/vsock", CONFIG_VSOCK },
 };
 
 /* Returns false when the path is not one of kiln's (nor a known unsupported one). */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "backends/backend.h"
+#include "backends/vsock_uds.h"
 #include "io.h"
 #include "metrics.h"
 #include "vm.h"
@@ -46,6 +47,8 @@ static void close_drive_fds(struct virtio_devices *d)
 		d->drive_fds[i] = -1;
 	}
 	d->nr_drive_fds = 0;
+	vsock_uds_destroy(d->vsock_be);
+	d->vsock_be = NULL;
 }
 
 int virtio_devices_open(struct virtio_devices *d, const struct vm_config *cfg,
@@ -66,6 +69,13 @@ int virtio_devices_open(struct virtio_devices *d, const struct vm_config *cfg,
 		d->drive_fds[i] = fd;
 		d->nr_drive_fds = i + 1;
 	}
+	if (cfg->has_vsock) {
+		int ret = vsock_uds_open("vsock.uds_path", cfg->vsock.uds_path, &d->vsock_be, err);
+		if (ret < 0) {
+			close_drive_fds(d);
+			return ret;
+		}
+	}
 	return 0;
 }
 
@@ -85,6 +95,14 @@ static int register_metrics(struct virtio_devices *d, struct metrics *m)
 	ret |= metrics_add(m, "entropy", "entropy_bytes", &d->rng_stats.entropy_bytes);
 	ret |= metrics_add(m, "entropy", "entropy_count", &d->rng_stats.entropy_count);
 	ret |= metrics_add(m, "entropy", "host_rng_fails", &d->rng_stats.host_rng_fails);
+	ret |= metrics_add(m, "vsock", "conns_added", &d->vsock_stats.conns_added);
+	ret |= metrics_add(m, "vsock", "conns_refused", &d->vsock_stats.conns_refused);
+	ret |= metrics_add(m, "vsock", "rst_sent", &d->vsock_stats.rst_sent);
+	ret |= metrics_add(m, "vsock", "rx_bytes_count", &d->vsock_stats.rx_bytes);
+	ret |= metrics_add(m, "vsock", "tx_bytes_count", &d->vsock_stats.tx_bytes);
+	ret |= metrics_add(m, "vsock", "bad_packets", &d->vsock_stats.bad_packets);
+	ret |= metrics_add(m, "vsock", "credit_violations", &d->vsock_stats.credit_violations);
+	ret |= metrics_add(m, "vsock", "requests_timed_out", &d->vsock_stats.requests_timed_out);
 	ret |= metrics_add(m, "virtio", "device_needs_reset_count", &d->needs_reset_count);
 	return ret;
 }
@@ -106,6 +124,19 @@ int virtio_devices_create(struct virtio_devices *d, struct vm *vm, const struct 
 	if (cfg->has_entropy) {
 		struct virtio_dev *dev;
 		if ((ret = virtio_rng_create(&vm->mem, &d->rng_stats, &dev, err)) < 0 ||
+		    (ret = add(d, dev, err)) < 0)
+			return ret;
+	}
+	if (cfg->has_vsock) {
+		struct virtio_dev *dev;
+		if (!d->vsock_be &&
+		    (ret = vsock_uds_open("vsock.uds_path", cfg->vsock.uds_path, &d->vsock_be,
+					  err)) < 0)
+			return ret;
+		struct vsock_uds *be = d->vsock_be;
+		d->vsock_be = NULL;	/* the device owns it now, also on failure */
+		if ((ret = virtio_vsock_create(&vm->mem, cfg->vsock.guest_cid, be, &d->vsock_stats,
+					       &dev, err)) < 0 ||
 		    (ret = add(d, dev, err)) < 0)
 			return ret;
 	}

@@ -8,11 +8,13 @@
 #include "error.h"
 #include "mmio.h"
 #include "rng.h"
+#include "vsock.h"
 
-#define VIRTIO_DEVICES_MAX (CONFIG_MAX_DRIVES + 1)
+#define VIRTIO_DEVICES_MAX (CONFIG_MAX_DRIVES + 2)
 
 struct vm;
 struct evloop;
+struct vsock_uds;
 
 struct virtio_devices {
 	struct virtio_dev *devs[VIRTIO_DEVICES_MAX];
@@ -20,17 +22,21 @@ struct virtio_devices {
 	unsigned int nr;
 	struct blk_stats blk_stats;
 	struct rng_stats rng_stats;
+	struct vsock_stats vsock_stats;
 	atomic_ulong needs_reset_count;
 	/* Drive images from virtio_devices_open, -1 once a device owns its fd. */
 	int drive_fds[CONFIG_MAX_DRIVES];
 	uint64_t drive_sizes[CONFIG_MAX_DRIVES];
 	unsigned int nr_drive_fds;
+	/* The vsock listener from virtio_devices_open, NULL once the device owns it. */
+	struct vsock_uds *vsock_be;
 };
 
 /*
  * Before any guest memory exists: open every drive's image (regular files only; a
- * writable drive must be writable), so that a bad drive is refused before the VM is
- * built. Starts d afresh. Errors name "drives[i].path_on_host".
+ * writable drive must be writable) and bind the vsock socket, so that a bad drive or
+ * uds_path is refused before the VM is built. Starts d afresh. Errors name
+ * "drives[i].path_on_host" or "vsock.uds_path".
  */
 int virtio_devices_open(struct virtio_devices *d, const struct vm_config *cfg,
 			struct error *err) MUST_CHECK;
@@ -39,7 +45,7 @@ int virtio_devices_open(struct virtio_devices *d, const struct vm_config *cfg,
  * Create every device on the images virtio_devices_open opened (it must have run first;
  * without it the images are opened here) (the root drive first, so that it is
  * /dev/vda; then the other drives in config order; then virtio-rng), register their
- * metrics, and append root= and rw/ro for a root drive. Errors are configuration
+ * metrics, and append root= and rw/ro for a root drive. Then virtio-vsock. Errors are configuration
  * errors naming the key ("drives[1].path_on_host: ...").
  */
 int virtio_devices_create(struct virtio_devices *d, struct vm *vm, const struct vm_config *cfg,

@@ -227,6 +227,12 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 	}
 }
 
+void virtq_unpop(struct virtq *q)
+{
+	if (q->ready)
+		q->last_avail--;
+}
+
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 {
 	if (!q->ready)

@@ -91,6 +91,11 @@ int virtq_enable(struct virtq *q, bool event_idx, bool indirect) MUST_CHECK;
  */
 int virtq_pop(struct virtq *q, struct virtq_chain *c) MUST_CHECK;
 /*
+ * Put the chain the last virtq_pop took back on the ring, unused: the next pop takes it
+ * again (a device that found it had nothing to put in it after all).
+ */
+void virtq_unpop(struct virtq *q);
+/*
  * Give chain `head` back with `len` bytes written into its writable buffers. On a queue
  * that is not ready (reset or disabled since the chain was taken) it does nothing.
  */
