@@ -323,7 +323,7 @@ static void on_put_frame(struct conn *c, struct stream **sp, const struct agent_
 	if (rc == -EBADMSG) {
 		conn_fail(c, EPROTO, why);
 	} else if (rc < 0) {
-		send_error(c, s->id, rc, "put %s%s%s: %s", s->w.dest,
+		send_error(c, s->id, rc, "%s%s%s: %s", s->w.dest,
 			   rq->type == AP_ENTRY && rq->u.entry.path[0] ? "/" : "",
 			   rq->type == AP_ENTRY ? rq->u.entry.path : "", strerror(-rc));
 		stream_free(sp);
@@ -369,7 +369,7 @@ static void on_request(struct conn *c, const struct agent_request *rq)
 		struct stream *s = stream_new(c, rq->stream, SK_GET);
 		int rc = s ? ap_tree_reader_open(&s->r, rq->u.path) : 0;
 		if (rc < 0) {
-			send_error(c, rq->stream, rc, "get %s: %s", rq->u.path, strerror(-rc));
+			send_error(c, rq->stream, rc, "%s: %s", rq->u.path, strerror(-rc));
 			stream_free(find_stream(c, rq->stream));
 		}
 		return;
@@ -514,7 +514,7 @@ static bool pump_get(struct conn *c, struct stream **sp)
 			uint8_t *dst = out_reserve(c, AP_HEADER_SIZE + max);
 			long n = ap_tree_reader_data(&s->r, dst + AP_HEADER_SIZE, max);
 			if (n < 0) {
-				send_error(c, s->id, (int)n, "get: reading a file: %s", strerror((int)-n));
+				send_error(c, s->id, (int)n, "reading a file: %s", strerror((int)-n));
 				stream_free(sp);
 				return false;
 			}
@@ -535,7 +535,7 @@ static bool pump_get(struct conn *c, struct stream **sp)
 		}
 		ap_builder_init(&b, buf, sizeof(buf));
 		if (rc < 0 || (rc = ap_entry_encode(&b, &e)) < 0) {
-			send_error(c, s->id, rc, "get: %s", rc == -ELOOP ?
+			send_error(c, s->id, rc, "%s", rc == -ELOOP ?
 				   "directories nested deeper than 64" : strerror(-rc));
 			stream_free(sp);
 			return false;
