@@ -255,7 +255,8 @@ $(AGENT_CLIENT): $(BUILD)/host/agentclient/main.o $(LIBAGENTCLIENT) $(LIBAGENTPR
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 # The agent's integration tests: the real agent on a Unix socket, driven by the real client.
-$(AGENT_TEST_BIN): $(call obj,$(AGENT_TEST_SRCS)) $(LIBAGENTCLIENT) $(LIBAGENTPROTO) $(LIBCOMMON)
+$(AGENT_TEST_BIN): $(call obj,$(AGENT_TEST_SRCS)) $(BUILD)/tests/integ/proc.o $(LIBAGENTCLIENT) \
+		$(LIBAGENTPROTO) $(LIBCOMMON)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $(if $(CROSS_COMPILE),-Wl$(comma)--disable-new-dtags$(comma)-rpath$(comma)$(CROSS_LIBDIR)) \
 		-o $@ $^ $(LDLIBS) $(CRITERION_LIBS)

@@ -420,6 +420,8 @@ static void process_input(struct conn *c)
 			return;
 		}
 		on_request(c, &rq);
+		if (c->closing)		/* conn_fail emptied the input */
+			return;
 		memmove(c->in, c->in + k, c->in_len - (size_t)k);
 		c->in_len -= (size_t)k;
 	}
