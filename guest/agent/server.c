@@ -504,21 +504,24 @@ static void finish_exec(struct conn *c, struct stream **sp)
 	stream_free(sp);
 }
 
-/* A GET makes as much progress as credit and room allow; true when it could do more. */
-static bool pump_get(struct conn *c, struct stream **sp)
+/*
+ * A GET makes as much progress as credit and room allow; a WINDOW from the host or room
+ * made by writing to it wakes the loop for more.
+ */
+static void pump_get(struct conn *c, struct stream **sp)
 {
 	struct stream *s = *sp;
 	while (out_room(c) >= 3 * AP_MAX_FRAME) {
 		if (s->r.file_left > 0) {
 			size_t max = MIN((size_t)s->send.avail, (size_t)c->peer_payload);
 			if (max == 0)
-				return false;
+				return;
 			uint8_t *dst = out_reserve(c, AP_HEADER_SIZE + max);
 			long n = ap_tree_reader_data(&s->r, dst + AP_HEADER_SIZE, max);
 			if (n < 0) {
 				send_error(c, s->id, (int)n, "reading a file: %s", strerror((int)-n));
 				stream_free(sp);
-				return false;
+				return;
 			}
 			struct ap_header h = { .type = AP_DATA, .stream = s->id, .len = (uint32_t)n };
 			if (ap_header_encode(dst, &h) == 0 &&
@@ -533,18 +536,17 @@ static bool pump_get(struct conn *c, struct stream **sp)
 		if (rc == 0) {
 			send_frame(c, AP_END, s->id, NULL, 0);
 			stream_free(sp);
-			return false;
+			return;
 		}
 		ap_builder_init(&b, buf, sizeof(buf));
 		if (rc < 0 || (rc = ap_entry_encode(&b, &e)) < 0) {
 			send_error(c, s->id, rc, "%s", rc == -ELOOP ?
 				   "directories nested deeper than 64" : strerror(-rc));
 			stream_free(sp);
-			return false;
+			return;
 		}
 		send_frame(c, AP_ENTRY, s->id, buf, b.len);
 	}
-	return true;
 }
 
 static void reap_children(void)
@@ -683,8 +685,8 @@ int agent_serve(const struct agent_options *opt)
 			process_input(c);
 			for (size_t si = 0; si < AGENT_MAX_STREAMS && !c->closing; si++) {
 				struct stream **sp = &c->streams[si];
-				if (*sp && (*sp)->kind == SK_GET && pump_get(c, sp))
-					timeout = 0;
+				if (*sp && (*sp)->kind == SK_GET)
+					pump_get(c, sp);
 				if (*sp && (*sp)->kind == SK_EXEC) {
 					pump_stdin(c, *sp);
 					finish_exec(c, sp);
@@ -787,6 +789,13 @@ int agent_serve(const struct agent_options *opt)
 	for (size_t ci = 0; ci < AGENT_MAX_CONNS; ci++)
 		if (conns[ci])
 			conn_close(ci);
+	/*
+	 * The supervisors are sweeping their process trees: wait for them (5 s at most), since
+	 * their own children would outlive them if the agent ended first.
+	 */
+	uint64_t end = exec_now_ns() + 5000000000ull;
+	while (waitpid(-1, NULL, WNOHANG) >= 0 && exec_now_ns() < end)
+		usleep(5000);
 	close(sfd);
 	return rc < 0 ? rc : shutdown_action;
 }

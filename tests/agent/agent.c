@@ -73,7 +73,7 @@ static void stop_agent(void)
 	cr_assert_eq(system(cmd), 0);
 }
 
-TestSuite(agent, .init = start_agent, .fini = stop_agent, .timeout = 60);
+TestSuite(agent, .init = start_agent, .fini = stop_agent, .timeout = 120);
 
 /* Runs kiln-agent-client --unix SOCK ARGS... (NULL-terminated) with stdin `in`. */
 static void run(const char *in, int timeout_ms, ...)
@@ -206,7 +206,7 @@ static long agent_rss_kib(void)
 	return kib;
 }
 
-Test(agent, output_of_64_mib_through_a_slow_reader_keeps_the_agent_small, .timeout = 120)
+Test(agent, output_of_64_mib_through_a_slow_reader_keeps_the_agent_small)
 {
 	const char *argv[] = { client, "--unix", sock + 5, "exec", "-n", "--", "head", "-c",
 			       "67108864", "/dev/zero", NULL };
@@ -234,7 +234,8 @@ Test(agent, output_of_64_mib_through_a_slow_reader_keeps_the_agent_small, .timeo
 	cr_assert_eq(proc_wait(pid, 10000), 0);
 	close(out);
 	cr_assert_eq(total, 64u << 20);
-	cr_log_info("64 MiB in %ld ms; agent RSS %ld KiB before, peak %ld KiB", took, before, peak);
+	fprintf(stderr, "agent: 64 MiB in %ld ms; agent RSS %ld KiB before, peak %ld KiB\n", took,
+		before, peak);
 	cr_assert_lt(peak - before, 8 * 1024, "the agent grew by %ld KiB", peak - before);
 }
 
@@ -535,4 +536,22 @@ Test(agent, the_client_speaks_firecrackers_vsock_handshake)
 	cr_assert_eq(r.status, 255);
 	cr_assert(strstr(r.err, "CONNECT 1024: the answer is not \"OK <port>\""), "%s", r.err);
 	proc_wait(fake, 2000);
+}
+
+Test(agent, ending_the_agent_ends_what_it_runs)
+{
+	const char *argv[] = { client, "--unix", sock + 5, "exec", "-n", "--", "sh", "-c",
+			       "setsid sleep 1000 & echo $!; exec sleep 1001", NULL };
+	char buf[256] = "";
+	int out;
+	pid_t pid = proc_spawn(argv, NULL, &out, NULL);
+	cr_assert(proc_read_until(out, buf, sizeof(buf), "\n", 5000));
+	pid_t bg = (pid_t)strtol(buf, NULL, 10);
+	cr_assert(bg > 0 && alive(bg));
+	kill(agent, SIGTERM);
+	cr_assert_eq(proc_wait(agent, 8000), 0, "the agent ends on SIGTERM");
+	agent = -1;
+	cr_assert(gone_within(bg, 3000), "pid %d outlived the agent", (int)bg);
+	cr_assert_eq(proc_wait(pid, 5000), 255, "the client reports the lost connection");
+	close(out);
 }
