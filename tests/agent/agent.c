@@ -555,3 +555,61 @@ Test(agent, ending_the_agent_ends_what_it_runs)
 	cr_assert_eq(proc_wait(pid, 5000), 255, "the client reports the lost connection");
 	close(out);
 }
+
+Test(agent, exec_as_another_user)
+{
+	if (geteuid() != 0)
+		cr_skip_test("not root: the agent cannot change uid");
+	run(NULL, 10000, "exec", "-n", "-u", "65534:65533", "--", "sh", "-c", "id -u; id -g; id -G",
+	    NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "65534\n65533\n65533\n");
+}
+
+static void send_exec(struct agent_client *c, uint32_t stream, const char *script)
+{
+	const char *argv[] = { "sh", "-c", script, NULL };
+	struct ap_exec_params p = { .argv = argv };
+	static uint8_t payload[4096];
+	struct ap_builder b;
+	ap_builder_init(&b, payload, sizeof(payload));
+	cr_assert_eq(ap_exec_encode(&b, &p), 0);
+	cr_assert_eq(agent_client_send(c, AP_EXEC, stream, payload, b.len), 0);
+}
+
+Test(agent, one_connection_carries_several_processes)
+{
+	struct agent_client *c = connect_lib();
+	struct error err = { 0 };
+	struct ap_frame f;
+	char out[17][16] = { { 0 } };
+	int exits = 0, refused = 0;
+	/* 16 at once are served, each its own stream; a 17th is refused, not queued. */
+	for (uint32_t s = 1; s <= 17; s++) {
+		char script[64];
+		snprintf(script, sizeof(script), "sleep 0.5; echo %u", s);
+		send_exec(c, s, script);
+	}
+	while (exits + refused < 17) {
+		cr_assert_eq(agent_client_recv(c, &f, 10000, &err), 1, "%s", err.msg);
+		cr_assert(f.h.stream >= 1 && f.h.stream <= 17);
+		if (f.h.type == AP_STDOUT)
+			memcpy(out[f.h.stream - 1], f.payload, MIN(f.h.len, 15u));
+		else if (f.h.type == AP_EXIT)
+			exits++;
+		else if (f.h.type == AP_ERROR) {
+			struct ap_error e;
+			cr_assert_eq(ap_error_decode(f.payload, f.h.len, &e), 0);
+			cr_assert_eq(e.code, (uint32_t)EAGAIN, "%s", e.text);
+			cr_assert_eq(f.h.stream, 17u);
+			refused++;
+		}
+	}
+	cr_assert_eq(refused, 1);
+	for (int s = 1; s <= 16; s++) {
+		char want[16];
+		snprintf(want, sizeof(want), "%d\n", s);
+		cr_assert_str_eq(out[s - 1], want);
+	}
+	agent_client_close(c);
+}
