@@ -2,12 +2,13 @@
 #include "guest/agent/listen.h"
 
 #include <errno.h>
-#include <linux/vm_sockets.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+/* After <sys/socket.h>, which it needs and does not include. */
+#include <linux/vm_sockets.h>
 
 #include "agentproto/frame.h"
 #include "common/parse.h"
