@@ -1,10 +1,9 @@
-/* The agent's event loop: connections from the host, their streams, and the processes they run. */
+/* The agent's event loop: accepts connections, dispatches the host's requests, pumps processes and transfers. */
 #include "guest/agent/server.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,208 +14,23 @@
 
 #include "agentproto/tree.h"
 #include "common/util.h"
+#include "guest/agent/conn.h"
 #include "guest/agent/exec.h"
+#include "guest/agent/log.h"
+#include "guest/agent/pump.h"
 #include "guest/agent/request.h"
-
-enum stream_kind { SK_EXEC, SK_PUT, SK_GET };
-
-struct stream {
-	uint32_t id;
-	enum stream_kind kind;
-	struct ap_credit send;		/* what the host lets us send */
-	struct ap_credit recv;		/* what the host may still send us */
-	uint32_t unacked;		/* bytes consumed and not yet granted back */
-	/* SK_EXEC */
-	struct exec_proc proc;
-	uint8_t *stdin_buf;		/* AGENT_WINDOW bytes when stdin is streamed */
-	size_t stdin_len;
-	bool stdin_eof;
-	/* SK_PUT */
-	struct ap_tree_writer w;
-	/* SK_GET */
-	struct ap_tree_reader r;
-};
-
-struct conn {
-	int fd;
-	unsigned int serial;		/* for log lines */
-	bool hello;
-	bool closing;			/* no more input: flush, then close */
-	uint64_t close_deadline_ns;
-	uint32_t peer_window;
-	uint32_t peer_payload;
-	uint8_t in[AP_MAX_FRAME];
-	size_t in_len;
-	uint8_t *out;			/* AGENT_OUT_CAP bytes */
-	size_t out_off, out_len;
-	struct stream *streams[AGENT_MAX_STREAMS];
-};
 
 static struct conn *conns[AGENT_MAX_CONNS];
 static struct ap_exec exec_store;	/* one EXEC is decoded at a time */
-static bool verbose;
 static unsigned int conn_serial;
 static int shutdown_action = -1;
 
-static void logf_(const char *fmt, ...) PRINTF_LIKE(1, 2);
-static void logf_(const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "kiln-agent: %s\n", line);
-}
-
-/* The room left in the output queue. */
-static size_t out_room(struct conn *c)
-{
-	if (c->out_off == c->out_len)
-		c->out_off = c->out_len = 0;
-	return AGENT_OUT_CAP - (c->out_len - c->out_off);
-}
-
-/* Where the next `need` bytes go (the caller checked out_room): compacts when needed. */
-static uint8_t *out_reserve(struct conn *c, size_t need)
-{
-	if (AGENT_OUT_CAP - c->out_len < need && c->out_off > 0) {
-		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-		c->out_len -= c->out_off;
-		c->out_off = 0;
-	}
-	return c->out + c->out_len;
-}
-
-static void conn_fail(struct conn *c, int code, const char *why);
-
-/* Queues one frame. Room is checked by every caller's gate; running out is a bug. */
-static void send_frame(struct conn *c, uint8_t type, uint32_t stream, const void *p, size_t n)
-{
-	struct ap_header h = { .type = type, .stream = stream, .len = (uint32_t)n };
-	if (n > AP_MAX_PAYLOAD || out_room(c) < AP_HEADER_SIZE + n ||
-	    ap_header_encode(out_reserve(c, AP_HEADER_SIZE + n), &h) < 0) {
-		logf_("connection %u: output queue full; closing it", c->serial);
-		c->closing = true;
-		c->close_deadline_ns = exec_now_ns();
-		return;
-	}
-	if (n)
-		memcpy(c->out + c->out_len + AP_HEADER_SIZE, p, n);
-	c->out_len += AP_HEADER_SIZE + n;
-}
-
-static void send_error(struct conn *c, uint32_t stream, int code, const char *fmt, ...)
-	PRINTF_LIKE(4, 5);
-static void send_error(struct conn *c, uint32_t stream, int code, const char *fmt, ...)
-{
-	char text[AP_MAX_ERROR_TEXT + 1];
-	uint8_t buf[AP_MAX_ERROR_TEXT + 8];
-	struct ap_builder b;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	ap_builder_init(&b, buf, sizeof(buf));
-	if (ap_error_encode(&b, (uint32_t)(code < 0 ? -code : code), text) == 0)
-		send_frame(c, AP_ERROR, stream, buf, b.len);
-}
-
-static void send_window(struct conn *c, struct stream *s, bool force)
-{
-	uint8_t buf[4];
-	struct ap_builder b;
-	if (s->unacked == 0 || (!force && s->unacked < AGENT_WINDOW / 4))
-		return;
-	ap_builder_init(&b, buf, sizeof(buf));
-	if (ap_window_encode(&b, s->unacked) == 0 && ap_credit_grant(&s->recv, s->unacked) == 0) {
-		send_frame(c, AP_WINDOW, s->id, buf, b.len);
-		s->unacked = 0;
-	}
-}
-
-static struct stream **find_stream(struct conn *c, uint32_t id)
-{
-	for (size_t i = 0; i < AGENT_MAX_STREAMS; i++)
-		if (c->streams[i] && c->streams[i]->id == id)
-			return &c->streams[i];
-	return NULL;
-}
-
-static void stream_free(struct stream **sp)
-{
-	struct stream *s = *sp;
-	switch (s->kind) {
-	case SK_EXEC:
-		exec_release(&s->proc);
-		free(s->stdin_buf);
-		break;
-	case SK_PUT:
-		ap_tree_writer_close(&s->w);
-		break;
-	case SK_GET:
-		ap_tree_reader_close(&s->r);
-		break;
-	}
-	free(s);
-	*sp = NULL;
-}
-
 static void conn_close(size_t i)
 {
-	struct conn *c = conns[i];
-	for (size_t k = 0; k < AGENT_MAX_STREAMS; k++)
-		if (c->streams[k])
-			stream_free(&c->streams[k]);
-	if (verbose)
-		logf_("connection %u: closed", c->serial);
-	close(c->fd);
-	free(c->out);
-	free(c);
+	if (agent_verbose)
+		agent_log("connection %u: closed", conns[i]->serial);
+	conn_free(conns[i]);
 	conns[i] = NULL;
-}
-
-/* A protocol error: one ERROR frame on stream 0, then the connection ends, nothing else. */
-static void conn_fail(struct conn *c, int code, const char *why)
-{
-	logf_("connection %u: protocol error: %s; closing it", c->serial, why);
-	for (size_t k = 0; k < AGENT_MAX_STREAMS; k++)
-		if (c->streams[k])
-			stream_free(&c->streams[k]);
-	c->in_len = 0;
-	send_error(c, 0, code, "protocol error: %s", why);
-	c->closing = true;
-	c->close_deadline_ns = exec_now_ns() + AGENT_CLOSE_GRACE_MS * 1000000ull;
-}
-
-/* A new stream for a request, or NULL after answering why not. */
-static struct stream *stream_new(struct conn *c, uint32_t id, enum stream_kind kind)
-{
-	if (find_stream(c, id)) {
-		conn_fail(c, EPROTO, "a request on a stream id that is still in use");
-		return NULL;
-	}
-	struct stream **slot = NULL;
-	for (size_t i = 0; i < AGENT_MAX_STREAMS && !slot; i++)
-		if (!c->streams[i])
-			slot = &c->streams[i];
-	if (!slot) {
-		send_error(c, id, EAGAIN, "too many streams on this connection (at most %d)",
-			   AGENT_MAX_STREAMS);
-		return NULL;
-	}
-	struct stream *s = calloc(1, sizeof(*s));
-	if (!s) {
-		send_error(c, id, ENOMEM, "out of memory for a new stream");
-		return NULL;
-	}
-	s->id = id;
-	s->kind = kind;
-	ap_credit_init(&s->send, c->peer_window);
-	ap_credit_init(&s->recv, AGENT_WINDOW);
-	*slot = s;
-	return s;
 }
 
 static void on_hello(struct conn *c, const struct ap_hello *h)
@@ -242,29 +56,29 @@ static void on_hello(struct conn *c, const struct ap_hello *h)
 	snprintf(me.name, sizeof(me.name), "kiln-agent %s", KILN_VERSION);
 	ap_builder_init(&b, buf, sizeof(buf));
 	if (ap_hello_encode(&b, &me) == 0)
-		send_frame(c, AP_HELLO, 0, buf, b.len);
+		conn_send(c, AP_HELLO, 0, buf, b.len);
 }
 
 static void on_exec(struct conn *c, const struct agent_request *rq)
 {
 	char err[AP_MAX_ERROR_TEXT];
-	struct stream *s = stream_new(c, rq->stream, SK_EXEC);
+	struct stream *s = conn_new_stream(c, rq->stream, SK_EXEC);
 	if (!s)
 		return;
 	if (rq->exec->stdin_stream && !(s->stdin_buf = malloc(AGENT_WINDOW))) {
-		send_error(c, rq->stream, ENOMEM, "out of memory for standard input");
-		stream_free(find_stream(c, rq->stream));
+		conn_send_error(c, rq->stream, ENOMEM, "out of memory for standard input");
+		stream_free(conn_find_stream(c, rq->stream));
 		return;
 	}
 	int rc = exec_start(&s->proc, rq->exec, err, sizeof(err));
 	if (rc < 0) {
-		send_error(c, rq->stream, rc, "%s", err);
-		stream_free(find_stream(c, rq->stream));
+		conn_send_error(c, rq->stream, rc, "%s", err);
+		stream_free(conn_find_stream(c, rq->stream));
 		return;
 	}
-	if (verbose)
-		logf_("connection %u: stream %u: started %s as pid %d", c->serial, s->id,
-		      rq->exec->argv[0], (int)s->proc.pgid);
+	if (agent_verbose)
+		agent_log("connection %u: stream %u: started pid %d", c->serial, s->id,
+			  (int)s->proc.pgid);
 }
 
 static void on_stdin(struct conn *c, struct stream *s, const struct agent_request *rq)
@@ -283,7 +97,7 @@ static void on_stdin(struct conn *c, struct stream *s, const struct agent_reques
 	}
 	if (s->proc.in_fd < 0) {	/* the process closed its stdin: the bytes go nowhere */
 		s->unacked += (uint32_t)rq->data_len;
-		send_window(c, s, false);
+		conn_send_window(c, s, false);
 		return;
 	}
 	/* Credit, buffered and unacknowledged bytes add up to AGENT_WINDOW: this fits. */
@@ -311,11 +125,11 @@ static void on_put_frame(struct conn *c, struct stream **sp, const struct agent_
 		rc = ap_tree_writer_data(&s->w, rq->data, rq->data_len, &why);
 		s->unacked += (uint32_t)rq->data_len;
 		if (rc == 0)
-			send_window(c, s, false);
+			conn_send_window(c, s, false);
 	} else {
 		rc = ap_tree_writer_end(&s->w, &why);
 		if (rc == 0) {
-			send_frame(c, AP_DONE, s->id, NULL, 0);
+			conn_send(c, AP_DONE, s->id, NULL, 0);
 			stream_free(sp);
 			return;
 		}
@@ -323,7 +137,7 @@ static void on_put_frame(struct conn *c, struct stream **sp, const struct agent_
 	if (rc == -EBADMSG) {
 		conn_fail(c, EPROTO, why);
 	} else if (rc < 0) {
-		send_error(c, s->id, rc, "%s%s%s: %s", s->w.dest,
+		conn_send_error(c, s->id, rc, "%s%s%s: %s", s->w.dest,
 			   rq->type == AP_ENTRY && rq->u.entry.path[0] ? "/" : "",
 			   rq->type == AP_ENTRY ? rq->u.entry.path : "", strerror(-rc));
 		stream_free(sp);
@@ -347,42 +161,42 @@ static void on_request(struct conn *c, const struct agent_request *rq)
 		if (rq->stream == 0) {	/* the host ends the connection */
 			c->closing = true;
 			c->close_deadline_ns = exec_now_ns();
-		} else if ((sp = find_stream(c, rq->stream))) {
+		} else if ((sp = conn_find_stream(c, rq->stream))) {
 			stream_free(sp);	/* the host cancels the request */
 		}
 		return;
 	case AP_PING:
-		send_frame(c, AP_PONG, rq->stream, rq->data, rq->data_len);
+		conn_send(c, AP_PONG, rq->stream, rq->data, rq->data_len);
 		return;
 	case AP_EXEC:
 		on_exec(c, rq);
 		return;
 	case AP_PUT: {
-		struct stream *s = stream_new(c, rq->stream, SK_PUT);
+		struct stream *s = conn_new_stream(c, rq->stream, SK_PUT);
 		if (s && ap_tree_writer_open(&s->w, rq->u.path) < 0) {
-			send_error(c, rq->stream, ENAMETOOLONG, "put: path too long");
-			stream_free(find_stream(c, rq->stream));
+			conn_send_error(c, rq->stream, ENAMETOOLONG, "put: path too long");
+			stream_free(conn_find_stream(c, rq->stream));
 		}
 		return;
 	}
 	case AP_GET: {
-		struct stream *s = stream_new(c, rq->stream, SK_GET);
+		struct stream *s = conn_new_stream(c, rq->stream, SK_GET);
 		int rc = s ? ap_tree_reader_open(&s->r, rq->u.path) : 0;
 		if (rc < 0) {
-			send_error(c, rq->stream, rc, "%s: %s", rq->u.path, strerror(-rc));
-			stream_free(find_stream(c, rq->stream));
+			conn_send_error(c, rq->stream, rc, "%s: %s", rq->u.path, strerror(-rc));
+			stream_free(conn_find_stream(c, rq->stream));
 		}
 		return;
 	}
 	case AP_SHUTDOWN:
-		send_frame(c, AP_DONE, rq->stream, NULL, 0);
+		conn_send(c, AP_DONE, rq->stream, NULL, 0);
 		shutdown_action = (int)rq->u.shutdown;
 		return;
 	default:
 		break;
 	}
 	/* Frames for an existing stream; one that has ended may still get a few: ignored. */
-	sp = find_stream(c, rq->stream);
+	sp = conn_find_stream(c, rq->stream);
 	if (!sp)
 		return;
 	switch (rq->type) {
@@ -409,7 +223,7 @@ static void on_request(struct conn *c, const struct agent_request *rq)
 /* Every whole frame buffered, while there is room for its answer. */
 static void process_input(struct conn *c)
 {
-	while (!c->closing && c->in_len > 0 && out_room(c) >= 2 * AP_MAX_FRAME) {
+	while (!c->closing && c->in_len > 0 && conn_out_room(c) >= 2 * AP_MAX_FRAME) {
 		struct agent_request rq;
 		const char *why = "malformed frame";
 		long k = agent_parse_frame(c->in, c->in_len, &rq, &exec_store, &why);
@@ -424,128 +238,6 @@ static void process_input(struct conn *c)
 			return;
 		memmove(c->in, c->in + k, c->in_len - (size_t)k);
 		c->in_len -= (size_t)k;
-	}
-}
-
-/* Reads one chunk of a process's output into the queue as a STDOUT or STDERR frame. */
-static void pump_output(struct conn *c, struct stream *s, int *fd, uint8_t type)
-{
-	size_t max = MIN((size_t)s->send.avail, (size_t)c->peer_payload);
-	if (*fd < 0 || max == 0 || out_room(c) < 3 * AP_MAX_FRAME)
-		return;
-	uint8_t *dst = out_reserve(c, AP_HEADER_SIZE + max);
-	ssize_t n = read(*fd, dst + AP_HEADER_SIZE, max);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		close(*fd);
-		*fd = -1;
-		return;
-	}
-	struct ap_header h = { .type = type, .stream = s->id, .len = (uint32_t)n };
-	if (ap_header_encode(dst, &h) == 0 &&
-	    ap_credit_spend(&s->send, (uint32_t)n) == 0)
-		c->out_len += AP_HEADER_SIZE + (size_t)n;
-}
-
-static void pump_stdin(struct conn *c, struct stream *s)
-{
-	if (s->proc.in_fd < 0)
-		return;
-	while (s->stdin_len > 0) {
-		ssize_t n = write(s->proc.in_fd, s->stdin_buf, s->stdin_len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
-		if (n < 0) {	/* EPIPE: the process no longer reads; drop what is left */
-			s->unacked += (uint32_t)s->stdin_len;
-			s->stdin_len = 0;
-			close(s->proc.in_fd);
-			s->proc.in_fd = -1;
-			break;
-		}
-		memmove(s->stdin_buf, s->stdin_buf + n, s->stdin_len - (size_t)n);
-		s->stdin_len -= (size_t)n;
-		s->unacked += (uint32_t)n;
-	}
-	send_window(c, s, s->stdin_len == 0);
-	if (s->stdin_eof && s->stdin_len == 0 && s->proc.in_fd >= 0) {
-		close(s->proc.in_fd);
-		s->proc.in_fd = -1;
-	}
-}
-
-/* An exec whose process has ended and whose output is drained gets its EXIT. */
-static void finish_exec(struct conn *c, struct stream **sp)
-{
-	struct stream *s = *sp;
-	uint8_t buf[32];
-	struct ap_builder b;
-
-	if (s->proc.deadline_ns && !s->proc.ended && exec_now_ns() >= s->proc.deadline_ns &&
-	    !s->proc.timed_out) {
-		s->proc.timed_out = true;
-		exec_kill(&s->proc);
-	}
-	if (!(s->proc.ended || s->proc.lost) || s->proc.out_fd >= 0 || s->proc.err_fd >= 0 ||
-	    out_room(c) < AP_MAX_FRAME)
-		return;
-	if (s->proc.lost) {
-		send_error(c, s->id, ECHILD, "the process's supervisor died without a report");
-	} else {
-		s->proc.result.flags = s->proc.timed_out ? AP_EXIT_TIMED_OUT : 0;
-		ap_builder_init(&b, buf, sizeof(buf));
-		if (ap_exit_encode(&b, &s->proc.result) == 0)
-			send_frame(c, AP_EXIT, s->id, buf, b.len);
-	}
-	if (verbose)
-		logf_("connection %u: stream %u: ended", c->serial, s->id);
-	stream_free(sp);
-}
-
-/*
- * A GET makes as much progress as credit and room allow; a WINDOW from the host or room
- * made by writing to it wakes the loop for more.
- */
-static void pump_get(struct conn *c, struct stream **sp)
-{
-	struct stream *s = *sp;
-	while (out_room(c) >= 3 * AP_MAX_FRAME) {
-		if (s->r.file_left > 0) {
-			size_t max = MIN((size_t)s->send.avail, (size_t)c->peer_payload);
-			if (max == 0)
-				return;
-			uint8_t *dst = out_reserve(c, AP_HEADER_SIZE + max);
-			long n = ap_tree_reader_data(&s->r, dst + AP_HEADER_SIZE, max);
-			if (n < 0) {
-				send_error(c, s->id, (int)n, "reading a file: %s", strerror((int)-n));
-				stream_free(sp);
-				return;
-			}
-			struct ap_header h = { .type = AP_DATA, .stream = s->id, .len = (uint32_t)n };
-			if (ap_header_encode(dst, &h) == 0 &&
-			    ap_credit_spend(&s->send, (uint32_t)n) == 0)
-				c->out_len += AP_HEADER_SIZE + (size_t)n;
-			continue;
-		}
-		struct ap_entry e;
-		uint8_t buf[2 * AP_MAX_PATH + 64];
-		struct ap_builder b;
-		int rc = ap_tree_reader_next(&s->r, &e);
-		if (rc == 0) {
-			send_frame(c, AP_END, s->id, NULL, 0);
-			stream_free(sp);
-			return;
-		}
-		ap_builder_init(&b, buf, sizeof(buf));
-		if (rc < 0 || (rc = ap_entry_encode(&b, &e)) < 0) {
-			send_error(c, s->id, rc, "%s", rc == -ELOOP ?
-				   "directories nested deeper than 64" : strerror(-rc));
-			stream_free(sp);
-			return;
-		}
-		send_frame(c, AP_ENTRY, s->id, buf, b.len);
 	}
 }
 
@@ -574,24 +266,17 @@ static void accept_conn(int lfd)
 	for (size_t i = 0; i < AGENT_MAX_CONNS && slot == AGENT_MAX_CONNS; i++)
 		if (!conns[i])
 			slot = i;
-	struct conn *c = slot < AGENT_MAX_CONNS ? calloc(1, sizeof(*c)) : NULL;
-	if (c && !(c->out = malloc(AGENT_OUT_CAP))) {
-		free(c);
-		c = NULL;
-	}
+	struct conn *c = slot < AGENT_MAX_CONNS ? conn_new(fd, conn_serial + 1) : NULL;
 	if (!c) {
-		logf_("refusing a connection: %s", slot == AGENT_MAX_CONNS ?
-		      "already serving 8 connections" : "out of memory");
+		agent_log("refusing a connection: %s", slot == AGENT_MAX_CONNS ?
+			  "already serving 8 connections" : "out of memory");
 		close(fd);
 		return;
 	}
-	c->fd = fd;
-	c->serial = ++conn_serial;
-	c->peer_payload = 4096;
-	c->peer_window = AP_MIN_WINDOW;
+	conn_serial++;
 	conns[slot] = c;
-	if (verbose)
-		logf_("connection %u: accepted", c->serial);
+	if (agent_verbose)
+		agent_log("connection %u: accepted", c->serial);
 }
 
 /* What each pollfd is for. */
@@ -658,7 +343,7 @@ int agent_serve(const struct agent_options *opt)
 	int rc = 0;
 	uint64_t shutdown_deadline = 0;
 
-	verbose = opt->verbose;
+	agent_verbose = opt->verbose;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
@@ -714,7 +399,7 @@ int agent_serve(const struct agent_options *opt)
 			if (!c)
 				continue;
 			short ev = 0;
-			size_t room = out_room(c);
+			size_t room = conn_out_room(c);
 			if (!c->closing && c->in_len < AP_MAX_FRAME && room >= 2 * AP_MAX_FRAME)
 				ev |= POLLIN;
 			if (c->out_len > c->out_off)

@@ -7,13 +7,8 @@
 
 #include "agentproto/msg.h"
 
-/* Limits that bound the agent's memory whatever the host sends (PROTOCOL.md, "Limits"). */
+/* Connections served at once (the other limits are in conn.h). */
 #define AGENT_MAX_CONNS 8
-#define AGENT_MAX_STREAMS 16			/* live streams per connection */
-#define AGENT_WINDOW (64u * 1024u)		/* credit given to the host per stream */
-#define AGENT_OUT_CAP (8u * AP_MAX_FRAME)	/* queued output per connection */
-/* A connection being closed after an error gets this long to take its ERROR frame. */
-#define AGENT_CLOSE_GRACE_MS 2000
 
 struct agent_options {
 	const int *listen_fds;	/* listening sockets, non-blocking */
