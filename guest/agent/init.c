@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
@@ -38,6 +40,17 @@ static int is_mounted(const char *path)
 	return a.st_dev != b.st_dev;
 }
 
+/* The /proc mounted is this PID namespace's (its "self" is this process). */
+static bool proc_is_ours(void)
+{
+	char buf[32];
+	ssize_t n = readlink("/proc/self", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10) == (long)getpid();
+}
+
 void init_std_fds(void)
 {
 	for (int fd = 0; fd < 3; fd++) {
@@ -63,7 +76,8 @@ int init_mounts(struct error *err)
 					       strerror(errno));
 			continue;
 		}
-		if (is_mounted(mounts[i].target))
+		if (is_mounted(mounts[i].target) &&
+		    (strcmp(mounts[i].target, "/proc") || proc_is_ours()))
 			continue;
 		if (mount(mounts[i].type, mounts[i].target, mounts[i].type, mounts[i].flags,
 			  mounts[i].data) < 0 && !rc)

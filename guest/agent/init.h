@@ -9,7 +9,8 @@
  * Mounts what is missing of /proc (proc), /sys (sysfs), /dev (devtmpfs, with /dev/pts and
  * /dev/shm), /tmp (tmpfs, mode 1777) and /run (tmpfs), creating the mount points, and
  * makes sure descriptors 0, 1 and 2 are open (/dev/console, else /dev/null). A file
- * system that is already mounted is left alone. Returns 0, or -errno for the first
+ * system that is already mounted is left alone, except a /proc of another PID namespace
+ * (a container's), which gets one of its own on top. Returns 0, or -errno for the first
  * failure (err names the mount point); the agent still serves after one.
  */
 int init_mounts(struct error *err);

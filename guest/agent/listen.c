@@ -2,6 +2,8 @@
 #include "guest/agent/listen.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -44,11 +46,15 @@ static int listen_unix(const char *spec, const char *path, struct error *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
-	if (path[0] == '\0' || strlen(path) >= sizeof(sa.sun_path))
+	bool abstract = path[0] == '@';
+	size_t n = strlen(path);
+	if (n <= (abstract ? 1u : 0u) || n >= sizeof(sa.sun_path))
 		return error_set(err, -ENAMETOOLONG, "--listen %s: the path is empty or longer "
 				 "than %zu bytes", spec, sizeof(sa.sun_path) - 1);
-	strcpy(sa.sun_path, path);
-	if (lstat(path, &st) == 0) {
+	memcpy(sa.sun_path, path, n);
+	if (abstract) {		/* Linux's abstract namespace: no file at all */
+		sa.sun_path[0] = '\0';
+	} else if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))
 			return error_set(err, -EEXIST, "--listen %s: %s exists and is not a socket",
 					 spec, path);
@@ -58,7 +64,9 @@ static int listen_unix(const char *spec, const char *path, struct error *err)
 	if (fd < 0)
 		return error_set(err, -errno, "--listen %s: socket: %s", spec, strerror(errno));
 	mode_t old = umask(0177);
-	fd = listen_on(fd, (struct sockaddr *)&sa, sizeof(sa), spec, err);
+	fd = listen_on(fd, (struct sockaddr *)&sa,
+		       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (abstract ? 0 : 1)),
+		       spec, err);
 	umask(old);
 	return fd;
 }

@@ -20,6 +20,7 @@ static void usage(FILE *f)
 		"usage: kiln-agent [--listen SPEC]... [--verbose]\n"
 		"  --listen vsock[:PORT]  AF_VSOCK, any CID (default: vsock:%u)\n"
 		"  --listen unix:PATH     a Unix socket, for tests and development\n"
+		"                         (unix:@NAME: Linux's abstract namespace)\n"
 		"  --verbose              log each connection and process on stderr\n"
 		"As PID 1 it mounts /proc, /sys, /dev, /tmp and /run, reaps orphans, and\n"
 		"powers the guest off when asked to shut down. See agentproto/PROTOCOL.md.\n",
@@ -99,7 +100,7 @@ int main(int argc, char **argv)
 	if (opt.pid1)
 		init_halt(rc == AP_SHUTDOWN_REBOOT ? AP_SHUTDOWN_REBOOT : AP_SHUTDOWN_POWEROFF);
 	for (size_t i = 0; i < n; i++)
-		if (!strncmp(specs[i], "unix:", 5))
+		if (!strncmp(specs[i], "unix:", 5) && specs[i][5] != '@')
 			unlink(specs[i] + 5);
 	return rc < 0 ? 1 : 0;
 }

@@ -153,16 +153,21 @@ static int connect_unix(struct agent_client *c, const char *path, int timeout_ms
 	memset(c, 0, offsetof(struct agent_client, in));
 	c->fd = -1;
 	c->next_stream = 1;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return error_set(err, -ENAMETOOLONG, "%s: longer than a Unix socket path can be",
-				 path);
-	strcpy(sa.sun_path, path);
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof(sa.sun_path))
+		return error_set(err, -ENAMETOOLONG, "%s: empty or longer than a Unix socket path "
+				 "can be", path);
+	memcpy(sa.sun_path, path, n);
+	if (path[0] == '@')	/* Linux's abstract namespace */
+		sa.sun_path[0] = '\0';
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n +
+				    (path[0] == '@' ? 0 : 1));
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
 		return error_set(err, -errno, "socket: %s", strerror(errno));
 	uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000u;
 	/* The agent may still be starting (a guest booting): retry until the deadline. */
-	while (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	while (connect(c->fd, (struct sockaddr *)&sa, len) < 0) {
 		int e = errno;
 		if ((e != ENOENT && e != ECONNREFUSED && e != EINTR) || now_ns() >= end) {
 			close(c->fd);

@@ -25,7 +25,8 @@ struct agent_client {
 };
 
 /*
- * Connects to the agent listening on a Unix socket at path, then exchanges HELLO.
+ * Connects to the agent listening on a Unix socket at path ("@NAME": in Linux's abstract
+ * namespace), retrying while it does not exist yet, until timeout_ms; then exchanges HELLO.
  * Returns 0 or -errno; err names the path and the failure.
  */
 int agent_client_connect_unix(struct agent_client *c, const char *path, int timeout_ms,

@@ -613,3 +613,62 @@ Test(agent, one_connection_carries_several_processes)
 	}
 	agent_client_close(c);
 }
+
+/*
+ * The agent as PID 1, in new PID and mount namespaces (unshare(1), root only): it mounts
+ * what a guest's init must, reaps its children, and SHUTDOWN poweroff ends the namespace
+ * the way reboot(2) ends a PID namespace, with SIGINT. It listens in the abstract namespace,
+ * since its own /tmp hides the test's.
+ */
+static pid_t ns = -1;
+
+/* A failed test leaves no namespace behind (unshare --kill-child takes PID 1 along). */
+static void end_ns(void)
+{
+	if (ns > 0 && proc_wait(ns, 0) == -1) {
+		kill(ns, SIGKILL);
+		proc_wait(ns, 5000);
+	}
+}
+
+TestSuite(pid1, .fini = end_ns, .timeout = 60);
+
+Test(pid1, mounts_reaps_and_powers_off)
+{
+	const char *bin = getenv("AGENT");
+	char name[64], out[4096] = "";
+	client = getenv("AGENT_CLIENT");
+	if (!bin || !client)
+		cr_skip_test("AGENT and AGENT_CLIENT are not set");
+	if (geteuid() != 0 || access("/usr/bin/unshare", X_OK) != 0)
+		cr_skip_test("needs root and /usr/bin/unshare");
+	snprintf(name, sizeof(name), "@kiln-test-pid1-%d", (int)getpid());
+	snprintf(sock, sizeof(sock), "unix:%s", name);
+	const char *argv[] = { "/usr/bin/unshare", "--mount", "--pid", "--fork", "--kill-child",
+			       bin, "--listen", sock, NULL };
+	ns = proc_spawn(argv, NULL, NULL, NULL);
+	cr_assert_gt(ns, 0);
+	/* The client retries until the socket exists. */
+	const char *exec1[] = { client, "--unix", name, "exec", "-n", "--", "sh", "-c",
+				"tr '\\0' ' ' < /proc/1/cmdline; echo; echo $$; "
+				"awk '$2 == \"/tmp\" || $2 == \"/run\" || $2 == \"/proc\" "
+				"{ print $2, $3 }' /proc/self/mounts | sort", NULL };
+	proc_run(exec1, NULL, 20000, &r);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	memcpy(out, r.out, sizeof(out) - 1);
+	cr_assert(strstr(out, "kiln-agent --listen"), "PID 1 is the agent: %s", out);
+	cr_assert(strstr(out, "\n/proc proc\n/run tmpfs\n/tmp tmpfs\n"), "mounts: %s", out);
+	/* Its children are reaped: no zombie in the namespace once a process has ended. */
+	const char *exec2[] = { client, "--unix", name, "exec", "-n", "--", "sh", "-c",
+				"sleep 0.3; for f in /proc/[0-9]*/stat; do "
+				"read -r line < $f && echo \"${line##*) }\" | cut -c1; done | "
+				"grep -c Z || true", NULL };
+	proc_run(exec2, NULL, 20000, &r);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "0\n", "zombies: %s", r.out);
+	const char *off[] = { client, "--unix", name, "shutdown", "poweroff", NULL };
+	proc_run(off, NULL, 10000, &r);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(proc_wait(ns, 10000), 128 + SIGINT, "PID 1 ended by reboot(RB_POWER_OFF)");
+	ns = -1;
+}
