@@ -78,8 +78,14 @@ int main(int argc, char **argv)
 			fprintf(stderr, "kiln-agent: %s (serving anyway)\n", err.msg);
 	} else {
 		init_std_fds();
-		/* Orphans of the processes it runs come back to the agent, not to init. */
-		prctl(PR_SET_CHILD_SUBREAPER, 1);
+		/*
+		 * Orphans of the processes it runs come back to the agent, not to init. Each
+		 * process's supervisor relies on the same call: where it fails (qemu-user
+		 * refuses it), descendants that leave their process group escape the sweep.
+		 */
+		if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+			fprintf(stderr, "kiln-agent: PR_SET_CHILD_SUBREAPER: %s; processes that "
+				"leave their process group will not be killed\n", strerror(errno));
 	}
 	for (size_t i = 0; i < n; i++) {
 		fds[i] = agent_listen(specs[i], &err);
