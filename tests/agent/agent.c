@@ -61,8 +61,20 @@ static void start_agent(void)
 	cr_assert_eq(access(sock + 5, F_OK), 0, "the agent did not create %s", sock + 5);
 }
 
+static pid_t ns = -1;
+
+/* A failed test leaves no namespace behind (unshare --kill-child takes PID 1 along). */
+static void end_ns(void)
+{
+	if (ns > 0 && proc_wait(ns, 0) == -1) {
+		kill(ns, SIGKILL);
+		proc_wait(ns, 5000);
+	}
+}
+
 static void stop_agent(void)
 {
+	end_ns();
 	if (agent > 0) {
 		kill(agent, SIGTERM);
 		cr_expect_eq(proc_wait(agent, 5000), 0, "the agent ends cleanly on SIGTERM");
@@ -171,23 +183,23 @@ Test(agent, time_limit_kills_the_process)
 	cr_assert_eq(r.status, 124, "stderr: %s", r.err);
 	cr_assert_str_eq(r.out, "started\n");
 	cr_assert(strstr(r.err, "killed at its time limit of 1 s"), "%s", r.err);
-	cr_assert(took >= 900 && took < 5000, "took %ld ms", took);
+	cr_assert(took >= 900 && took < 8000, "took %ld ms", took);
 }
 
 Test(agent, output_is_streamed_while_the_process_runs)
 {
 	const char *argv[] = { client, "--unix", sock + 5, "exec", "-n", "--", "sh", "-c",
-			       "echo first; sleep 3; echo second", NULL };
+			       "echo first; sleep 5; echo second", NULL };
 	char buf[256] = "";
 	int out;
 	long t0 = now_ms();
 	pid_t pid = proc_spawn(argv, NULL, &out, NULL);
 	cr_assert_gt(pid, 0);
-	cr_assert(proc_read_until(out, buf, sizeof(buf), "first\n", 2500), "got \"%s\"", buf);
-	cr_assert_lt(now_ms() - t0, 2500, "the first line came before the process ended");
+	cr_assert(proc_read_until(out, buf, sizeof(buf), "first\n", 4000), "got \"%s\"", buf);
+	cr_assert_lt(now_ms() - t0, 4000, "the first line came before the process ended");
 	cr_assert_eq(proc_wait(pid, 0), -1, "the client is still running");
 	cr_assert_null(strstr(buf, "second"));
-	cr_assert(proc_read_until(out, buf, sizeof(buf), "second\n", 6000));
+	cr_assert(proc_read_until(out, buf, sizeof(buf), "second\n", 10000));
 	cr_assert_eq(proc_wait(pid, 5000), 0);
 	close(out);
 }
@@ -305,7 +317,7 @@ Test(agent, everything_a_process_started_is_killed_when_it_ends)
 	    "sleep 1000 & echo $!; setsid sleep 1001 & echo $!; "
 	    "sh -c 'setsid sleep 1002 >/dev/null 2>&1 & echo $!'; sleep 0.2; echo done", NULL);
 	cr_assert_eq(r.status, 0, "%s", r.err);
-	cr_assert_lt(now_ms() - t0, 5000, "the background child holding stdout did not keep the "
+	cr_assert_lt(now_ms() - t0, 8000, "the background child holding stdout did not keep the "
 		     "exec open");
 	cr_assert_eq(pids_in(r.out, pids, 4), 3, "output: %s", r.out);
 	for (int i = 0; i < 3; i++)
@@ -341,14 +353,15 @@ Test(agent, a_signal_reaches_the_process_group)
 Test(agent, several_connections_run_at_once)
 {
 	const char *argv[] = { client, "--unix", sock + 5, "exec", "-n", "--", "sh", "-c",
-			       "sleep 1; echo ok", NULL };
+			       "sleep 2; echo ok", NULL };
 	pid_t pids[6];
 	long t0 = now_ms();
 	for (int i = 0; i < 6; i++)
 		pids[i] = proc_spawn(argv, NULL, NULL, NULL);
 	for (int i = 0; i < 6; i++)
-		cr_assert_eq(proc_wait(pids[i], 10000), 0);
-	cr_assert_lt(now_ms() - t0, 3500, "six 1-second processes took %ld ms", now_ms() - t0);
+		cr_assert_eq(proc_wait(pids[i], 15000), 0);
+	/* One after another they would take 12 s. */
+	cr_assert_lt(now_ms() - t0, 9000, "six 2-second processes took %ld ms", now_ms() - t0);
 }
 
 Test(agent, ping_and_shutdown)
@@ -620,32 +633,17 @@ Test(agent, one_connection_carries_several_processes)
  * the way reboot(2) ends a PID namespace, with SIGINT. It listens in the abstract namespace,
  * since its own /tmp hides the test's.
  */
-static pid_t ns = -1;
-
-/* A failed test leaves no namespace behind (unshare --kill-child takes PID 1 along). */
-static void end_ns(void)
-{
-	if (ns > 0 && proc_wait(ns, 0) == -1) {
-		kill(ns, SIGKILL);
-		proc_wait(ns, 5000);
-	}
-}
-
-TestSuite(pid1, .fini = end_ns, .timeout = 60);
-
-Test(pid1, mounts_reaps_and_powers_off)
+Test(agent, as_pid1_it_mounts_reaps_and_powers_off)
 {
 	const char *bin = getenv("AGENT");
 	char name[64], out[4096] = "";
-	client = getenv("AGENT_CLIENT");
-	if (!bin || !client)
-		cr_skip_test("AGENT and AGENT_CLIENT are not set");
 	if (geteuid() != 0 || access("/usr/bin/unshare", X_OK) != 0)
 		cr_skip_test("needs root and /usr/bin/unshare");
+	char spec[80];
 	snprintf(name, sizeof(name), "@kiln-test-pid1-%d", (int)getpid());
-	snprintf(sock, sizeof(sock), "unix:%s", name);
+	snprintf(spec, sizeof(spec), "unix:%s", name);
 	const char *argv[] = { "/usr/bin/unshare", "--mount", "--pid", "--fork", "--kill-child",
-			       bin, "--listen", sock, NULL };
+			       bin, "--listen", spec, NULL };
 	ns = proc_spawn(argv, NULL, NULL, NULL);
 	cr_assert_gt(ns, 0);
 	/* The client retries until the socket exists. */
