@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/parse.h"
 #include "host/agentclient/client.h"
 
@@ -27,6 +28,17 @@ static volatile sig_atomic_t pending_signal;
 static void forward(int sig)
 {
 	pending_signal = sig;
+}
+
+/*
+ * An error on stderr. Its text may quote what the agent sent, and a guest's program can
+ * stand in for the agent: control characters and invalid UTF-8 are escaped (log_escape).
+ */
+static void report(const struct error *err)
+{
+	char text[4 * sizeof(err->msg)];
+	log_escape(text, sizeof(text), err->msg, strlen(err->msg), NULL);
+	fprintf(stderr, "kiln-agent-client: %s\n", text);
 }
 
 static void usage(FILE *f)
@@ -136,7 +148,7 @@ static int cmd_exec(struct agent_client *c, int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	int rc = agent_client_exec(c, &p, &io, &res, &err);
 	if (rc != 0) {
-		fprintf(stderr, "kiln-agent-client: %s\n", err.msg);
+		report(&err);
 		if (rc < 0)
 			return EXIT_CLIENT;
 		return err.code == -ENOENT ? EXIT_NOTFOUND : err.code == -EACCES ||
@@ -215,7 +227,7 @@ int main(int argc, char **argv)
 	rc = unix_path ? agent_client_connect_unix(&c, unix_path, (int)timeout_ms, &err) :
 	     agent_client_connect_vsock(&c, uds, (uint32_t)port, (int)timeout_ms, &err);
 	if (rc < 0) {
-		fprintf(stderr, "kiln-agent-client: %s\n", err.msg);
+		report(&err);
 		return EXIT_CLIENT;
 	}
 	if (!strcmp(cmd, "exec")) {
@@ -231,7 +243,7 @@ int main(int argc, char **argv)
 		uint64_t total = 0, best = UINT64_MAX;
 		for (uint64_t i = 0; i < count; i++) {
 			if (agent_client_ping(&c, &rtt, &err) < 0) {
-				fprintf(stderr, "kiln-agent-client: %s\n", err.msg);
+				report(&err);
 				return EXIT_CLIENT;
 			}
 			total += rtt;
@@ -253,13 +265,13 @@ int main(int argc, char **argv)
 		}
 		rc = agent_client_shutdown(&c, a, &err) < 0 ? EXIT_CLIENT : 0;
 		if (rc)
-			fprintf(stderr, "kiln-agent-client: %s\n", err.msg);
+			report(&err);
 	} else {
 		uint64_t bytes;
 		int r = !strcmp(cmd, "put") ? agent_client_put(&c, cargv[1], cargv[2], &bytes, &err) :
 			agent_client_get(&c, cargv[1], cargv[2], &bytes, &err);
 		if (r < 0)
-			fprintf(stderr, "kiln-agent-client: %s\n", err.msg);
+			report(&err);
 		rc = r < 0 ? EXIT_CLIENT : 0;
 	}
 	agent_client_close(&c);
