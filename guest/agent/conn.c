@@ -23,6 +23,7 @@ struct conn *conn_new(int fd, unsigned int serial)
 	c->serial = serial;
 	c->peer_payload = 4096;
 	c->peer_window = AP_MIN_WINDOW;
+	c->hello_deadline_ns = exec_now_ns() + AGENT_HELLO_MS * 1000000ull;
 	return c;
 }
 

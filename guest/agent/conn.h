@@ -16,6 +16,8 @@
 #define AGENT_OUT_CAP (8u * AP_MAX_FRAME)	/* queued output per connection */
 /* A connection being closed after an error gets this long to take its ERROR frame. */
 #define AGENT_CLOSE_GRACE_MS 2000
+/* A connection that has not said HELLO after this long is closed (it holds a place). */
+#define AGENT_HELLO_MS 10000
 
 enum stream_kind { SK_EXEC, SK_PUT, SK_GET };
 
@@ -42,6 +44,7 @@ struct conn {
 	bool hello;
 	bool closing;			/* no more input: flush, then close */
 	uint64_t close_deadline_ns;
+	uint64_t hello_deadline_ns;
 	uint32_t peer_window;
 	uint32_t peer_payload;
 	uint8_t in[AP_MAX_FRAME];

@@ -368,6 +368,8 @@ int agent_serve(const struct agent_options *opt)
 			if (!c)
 				continue;
 			process_input(c);
+			if (!c->hello && !c->closing && now >= c->hello_deadline_ns)
+				conn_fail(c, ETIMEDOUT, "no HELLO within 10 s");
 			for (size_t si = 0; si < AGENT_MAX_STREAMS && !c->closing; si++) {
 				struct stream **sp = &c->streams[si];
 				if (*sp && (*sp)->kind == SK_GET)
@@ -405,11 +407,13 @@ int agent_serve(const struct agent_options *opt)
 			if (c->out_len > c->out_off)
 				ev |= POLLOUT;
 			n = add(pfd, w, n, c->fd, ev, W_CONN, ci, 0);
-			if (c->closing) {
-				uint64_t left = c->close_deadline_ns > now ? c->close_deadline_ns - now : 0;
+			if (c->closing || !c->hello) {
+				uint64_t end = c->closing ? c->close_deadline_ns : c->hello_deadline_ns;
+				uint64_t left = end > now ? end - now : 0;
 				int ms = (int)(left / 1000000u) + 1;
 				timeout = timeout < 0 ? ms : MIN(timeout, ms);
-				continue;
+				if (c->closing)
+					continue;
 			}
 			for (size_t si = 0; si < AGENT_MAX_STREAMS; si++) {
 				struct stream *s = c->streams[si];

@@ -436,6 +436,14 @@ Test(agent, malformed_frames_close_only_that_connection)
 	cr_assert_eq(agent_client_send(c, AP_EXEC, 1, "\x01\xff\xff\xff\xff", 5), 0);
 	expect_error_then_close(c, "EXEC field truncated");
 
+	/* Silence instead of HELLO: the place is given back after 10 s. */
+	static struct agent_client mute;
+	mute.fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un ma = { .sun_family = AF_UNIX };
+	strcpy(ma.sun_path, sock + 5);
+	cr_assert_eq(connect(mute.fd, (struct sockaddr *)&ma, sizeof(ma)), 0);
+	long t_mute = now_ms();
+
 	/* A frame before HELLO. */
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	strcpy(sa.sun_path, sock + 5);
@@ -480,6 +488,11 @@ Test(agent, malformed_frames_close_only_that_connection)
 	cr_assert_eq(agent_client_send(c, AP_STDIN, 5, payload, 1), 0);
 	expect_error_then_close(c, "STDIN beyond the credit granted");
 	cr_assert(gone_within(victim, 3000), "the broken connection's process was killed");
+
+	struct pollfd mp = { .fd = mute.fd, .events = POLLIN };
+	cr_assert_eq(poll(&mp, 1, 15000), 1, "no ERROR for the silent connection");
+	expect_error_then_close(&mute, "no HELLO within 10 s");
+	cr_assert_geq(now_ms() - t_mute, 9500);
 
 	/* Everything else carried on. */
 	cr_assert_eq(agent_client_ping(good, &rtt, &err), 0, "%s", err.msg);
