@@ -1,6 +1,7 @@
 # kiln: build, test, benchmark and install the VMM and its jailer.
 #
-#   make            build build/kiln and build/jailer
+#   make            build build/kiln, build/jailer, build/kiln-agent (static, for guests)
+#                   and build/kiln-agent-client
 #   make test       every test, exactly as CI runs it
 #   make bench      benchmarks, printed side by side with their references
 #   make demo       install what is missing, build, and boot a microVM
@@ -156,6 +157,11 @@ JAILER_SRCS := $(filter-out jailer/main.c,$(wildcard jailer/*.c))
 # arch.mk may exclude unit tests of another architecture's code (ARCH_EXCLUDED_UNITS).
 UNIT_SRCS := $(filter-out $(ARCH_EXCLUDED_UNITS),$(wildcard tests/unit/test_*.c))
 INTEG_SRCS := $(wildcard tests/integ/*.c)
+# The guest agent and its host client share the protocol's codec (agentproto/).
+AGENTPROTO_SRCS := $(wildcard agentproto/*.c)
+AGENT_SRCS := $(filter-out guest/agent/main.c,$(wildcard guest/agent/*.c))
+AGENTCLIENT_SRCS := $(filter-out host/agentclient/main.c,$(wildcard host/agentclient/*.c))
+AGENT_TEST_SRCS := $(wildcard tests/agent/*.c)
 TOOL_SRCS := $(wildcard tools/bench/*.c)
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 
@@ -172,6 +178,12 @@ JAILER := $(BUILD)/jailer
 LIBCOMMON := $(BUILD)/libcommon.a
 LIBVMM := $(BUILD)/libvmm.a
 LIBJAILER := $(BUILD)/libjailer.a
+LIBAGENTPROTO := $(BUILD)/libagentproto.a
+LIBAGENT := $(BUILD)/libagent.a
+LIBAGENTCLIENT := $(BUILD)/libagentclient.a
+AGENT := $(BUILD)/kiln-agent
+AGENT_CLIENT := $(BUILD)/kiln-agent-client
+AGENT_TEST_BIN := $(BUILD)/tests/agent/agent
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 INTEG_BIN := $(BUILD)/tests/integ/integ
 TOOL_BINS := $(patsubst tools/bench/%.c,$(BUILD)/tools/bench/%,$(TOOL_SRCS))
@@ -181,7 +193,7 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(HELPER_SR
 	test-bins fuzz fuzz-bins fuzz-coverage
 .DEFAULT_GOAL := all
 
-all: $(KILN) $(JAILER)
+all: $(KILN) $(JAILER) $(AGENT) $(AGENT_CLIENT)
 
 $(BUILD)/%.o: %.c
 	$(call msg,CC,$<)
@@ -199,6 +211,15 @@ $(LIBVMM): $(VMM_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 $(LIBJAILER): $(JAILER_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+$(LIBAGENTPROTO): $(call obj,$(AGENTPROTO_SRCS))
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+$(LIBAGENT): $(call obj,$(AGENT_SRCS))
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+$(LIBAGENTCLIENT): $(call obj,$(AGENTCLIENT_SRCS))
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
@@ -242,8 +263,24 @@ $(JAILER): $(BUILD)/jailer-obj/main.o $(LIBJAILER) $(LIBCOMMON)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $(STATIC_LD) -o $@ $^ $(JAILER_LIBS) $(LDLIBS)
 
+# The guest agent is static whatever the build (it goes into a guest's root file system),
+# except under the sanitizers, whose runtimes cannot be.
+$(AGENT): $(BUILD)/guest/agent/main.o $(LIBAGENT) $(LIBAGENTPROTO) $(LIBCOMMON)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $(STATIC_LD) -o $@ $^ $(LDLIBS)
+$(AGENT_CLIENT): $(BUILD)/host/agentclient/main.o $(LIBAGENTCLIENT) $(LIBAGENTPROTO) $(LIBCOMMON)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# The agent's integration tests: the real agent on a Unix socket, driven by the real client.
+$(AGENT_TEST_BIN): $(call obj,$(AGENT_TEST_SRCS)) $(BUILD)/tests/integ/proc.o $(LIBAGENTCLIENT) \
+		$(LIBAGENTPROTO) $(LIBCOMMON)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $(if $(CROSS_COMPILE),-Wl$(comma)--disable-new-dtags$(comma)-rpath$(comma)$(CROSS_LIBDIR)) \
+		-o $@ $^ $(LDLIBS) $(CRITERION_LIBS)
+
 # Unit tests link the libraries, never main().
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBVMM) $(LIBJAILER) $(LIBCOMMON)
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBAGENT) $(LIBAGENTCLIENT) $(LIBAGENTPROTO) \
+		$(LIBVMM) $(LIBJAILER) $(LIBCOMMON)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $(if $(CROSS_COMPILE),-Wl$(comma)--disable-new-dtags$(comma)-rpath$(comma)$(CROSS_LIBDIR)) \
 		-o $@ $^ $(VMM_LIBS) $(JAILER_LIBS) $(LDLIBS) $(CRITERION_LIBS)
@@ -274,7 +311,8 @@ else
 guests:
 endif
 
-test-bins: all $(UNIT_BINS) $(INTEG_BIN) $(HELPER_BINS) $(KILN_TESTHOOKS) $(SECCOMP_BPF) guests
+test-bins: all $(UNIT_BINS) $(INTEG_BIN) $(AGENT_TEST_BIN) $(HELPER_BINS) $(KILN_TESTHOOKS) \
+	$(SECCOMP_BPF) guests
 
 # In-tree fuzzing with clang's libFuzzer (`tools/deps.sh ensure fuzz` installs clang):
 # every tests/fuzz/fuzz_*.c is a target, built into build/fuzz with ASan and UBSan, and run
@@ -299,7 +337,8 @@ fuzz-coverage: check-deps
 	$(Q)tests/fuzz/coverage.sh $(ARCH_BUILD)/fuzzcov $(FUZZ_SECONDS)
 
 fuzz-bins: $(FUZZ_BINS)
-$(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(FUZZ_A64_OBJS) $(LIBVMM) $(LIBJAILER) $(LIBCOMMON)
+$(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(FUZZ_A64_OBJS) $(LIBAGENT) $(LIBAGENTPROTO) $(LIBVMM) \
+		$(LIBJAILER) $(LIBCOMMON)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(VMM_LIBS) $(JAILER_LIBS) $(LDLIBS)
 

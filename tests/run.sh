@@ -44,6 +44,13 @@ for b in "$build" $asan; do
 	done
 done
 
+# The guest agent on a Unix socket in a temp directory, driven by the real client: no VM.
+for b in "$build" $asan; do
+	[ -x "$b/tests/agent/agent" ] || continue
+	run_criterion "agent ($b)" env AGENT="$b/kiln-agent" AGENT_CLIENT="$b/kiln-agent-client" \
+		"$b/tests/agent/agent" --jobs 2
+done
+
 # Integration tests boot the freestanding guests on /dev/kvm. A host with no /dev/kvm that
 # kiln can open (a machine that is itself a guest without nested KVM) runs them in the lab,
 # whose /dev/kvm is real KVM; a failed lab (not a failed test) is retried twice there.

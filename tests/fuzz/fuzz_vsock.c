@@ -7,6 +7,7 @@
  * fit their buffer, no connection buffers more than its credit, a closed socket is never
  * used, and after a reset no socket is left open.
  */
+/* coverage: vmm/devices/virtio/vsock.c vmm/devices/virtio/vsock_mux.c */
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
