@@ -55,7 +55,7 @@ case_vsock_both_directions_with_a_linux_guest() {
 		"$KILN_GUEST_CMDLINE kiln.run=$(b64 "$cmd")" \
 		"\"vsock\": {\"vsock_id\": \"vsock0\", \"guest_cid\": 3, \"uds_path\": \"$uds\"},
   \"metrics\": {\"metrics_path\": \"$dir/metrics.json\"}"
-	bounded "${E2E_TIMEOUT:-240}" vsock "$KILN" --config-file "$cfg" </dev/null >"$out" 2>"$err" &
+	bounded "${E2E_TIMEOUT:-240}" vsock "$KILN" --no-api --config-file "$cfg" </dev/null >"$out" 2>"$err" &
 	local kpid=$!
 
 	local ok=1
