@@ -374,10 +374,11 @@ check-deps:
 	$(Q)tools/deps.sh ensure
 
 # What `make install` puts under $(DESTDIR)$(PREFIX), and so exactly what `make uninstall`
-# removes: the two programs, the systemd unit (its paths rewritten for BINDIR and DOCDIR),
+# removes: the two programs, the systemd units (their paths rewritten for BINDIR and DOCDIR),
 # the documentation and the example VM files that the unit reads from /etc/kiln.
 INSTALL_PROGRAMS := $(BINDIR)/kiln $(BINDIR)/jailer
-INSTALL_DATA := $(UNITDIR)/kiln@.service $(DOCDIR)/README.md $(DOCDIR)/jailer.md \
+INSTALL_UNITS := kiln@.service kiln-api@.service
+INSTALL_DATA := $(addprefix $(UNITDIR)/,$(INSTALL_UNITS)) $(DOCDIR)/README.md $(DOCDIR)/jailer.md \
 	$(DOCDIR)/examples/vm1.json $(DOCDIR)/examples/vm1.env
 INSTALL_DIRS := $(DOCDIR)/examples $(DOCDIR)
 
@@ -386,10 +387,12 @@ install: all
 	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
 	$(Q)install -m 0755 $(KILN) $(DESTDIR)$(BINDIR)/kiln
 	$(Q)install -m 0755 $(JAILER) $(DESTDIR)$(BINDIR)/jailer
-	$(Q)sed -e 's#/usr/local/bin/#$(BINDIR)/#g' -e 's#/usr/local/share/doc/kiln/#$(DOCDIR)/#g' \
-		tools/systemd/kiln@.service > $(DESTDIR)$(UNITDIR)/kiln@.service.tmp
-	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/kiln@.service.tmp
-	$(Q)mv -f $(DESTDIR)$(UNITDIR)/kiln@.service.tmp $(DESTDIR)$(UNITDIR)/kiln@.service
+	$(Q)for u in $(INSTALL_UNITS); do \
+		sed -e 's#/usr/local/bin/#$(BINDIR)/#g' -e 's#/usr/local/share/doc/kiln/#$(DOCDIR)/#g' \
+			tools/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u.tmp && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.tmp && \
+		mv -f $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
 	$(Q)install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	$(Q)install -m 0644 jailer/README.md $(DESTDIR)$(DOCDIR)/jailer.md
 	$(Q)install -m 0644 tools/systemd/vm1.json tools/systemd/vm1.env $(DESTDIR)$(DOCDIR)/examples/

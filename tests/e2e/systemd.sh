@@ -342,6 +342,57 @@ case_start_limit_stops_a_crash_loop() {
 	sctl reset-failed kiln@vm4
 }
 
+# kiln-api@.service: kiln waits on its API socket in the jail; the guest is configured and
+# started over it with curl, as an orchestrator would, then paused, resumed and stopped.
+case_api_unit_is_configured_over_its_socket() {
+	local id=vm6 unit=kiln-api@vm6 sock=/srv/jailer/kiln/vm6/root/run/firecracker.socket
+	local out=/tmp/kiln-api-vm6.out end cmd inv log
+	write_vm "$id"
+	rm -f "/etc/kiln/$id.json"	# no config file: everything comes over the API
+	api() {
+		curl -sS --max-time 30 --unix-socket "$sock" -o "$out" -w '%{http_code}' -X "$1" \
+			"http://localhost$2" ${3:+-H 'Content-Type: application/json' -d "$3"}
+	}
+	expect_api() {
+		local code
+		code=$(api "$2" "$3" "${4:-}")
+		echo "  $2 $3 -> $code $(cat "$out" 2>/dev/null)"
+		[ "$code" = "$1" ] || fail "$2 $3 answered $code, not $1: $(cat "$out" 2>/dev/null)"
+	}
+	sctl start "$unit" || { sctl status -l "$unit" | sed 's/^/  | /'; fail "systemctl start $unit failed"; }
+	end=$((SECONDS + 60))
+	until [ -S "$sock" ] || [ "$SECONDS" -ge "$end" ]; do sleep 0.5; done
+	[ -S "$sock" ] || { sctl status -l "$unit" | sed 's/^/  | /'; fail "no API socket at $sock"; }
+	expect_api 200 GET /
+	grep -q '"state":"Not started"' "$out" || fail "GET / before the start: $(cat "$out")"
+	cmd="echo $(marker "$id")"
+	expect_api 204 PUT /boot-source "{\"kernel_image_path\": \"/vmlinux\", \"initrd_path\": \"/initrd.img\", \"boot_args\": \"$KILN_GUEST_CMDLINE kiln.run=$(printf '%s' "$cmd" | base64 -w0) kiln.exit=hang\"}"
+	expect_api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}'
+	expect_api 204 PUT /actions '{"action_type": "InstanceStart"}'
+	end=$((SECONDS + 240))
+	until jctl -u "$unit" -o cat | tr -d '\r' | grep -qx "$(marker "$id")" || [ "$SECONDS" -ge "$end" ]; do
+		sleep 0.5
+	done
+	jctl -u "$unit" -o cat | tr -d '\r' | grep -qx "$(marker "$id")" ||
+		{ sctl status -l "$unit" | sed 's/^/  | /'; fail "the guest started over the API never booted"; }
+	expect_api 200 GET /
+	grep -q '"state":"Running"' "$out" || fail "GET / after the start: $(cat "$out")"
+	expect_api 204 PATCH /vm '{"state": "Paused"}'
+	expect_api 200 GET /
+	grep -q '"state":"Paused"' "$out" || fail "GET / after Paused: $(cat "$out")"
+	expect_api 204 PATCH /vm '{"state": "Resumed"}'
+	echo "  \$ systemctl status $unit"
+	sctl status -l "$unit" 2>&1 | sed 's/^/  | /'
+	inv=$(sctl show -p InvocationID --value "$unit")
+	sctl stop "$unit" || fail "systemctl stop $unit failed"
+	[ "$(sctl show -p ActiveState --value "$unit")" = inactive ] || fail "$unit is not inactive after stop"
+	log=$(jctl "_SYSTEMD_INVOCATION_ID=$inv" + "INVOCATION_ID=$inv" -o cat | tr -d '\r')
+	printf '%s\n' "$log" | grep -q 'kiln exiting with code 143' || fail "$unit: kiln did not exit with 143 after SIGTERM"
+	printf '%s\n' "$log" | grep -q "$unit.service: Deactivated successfully" || fail "$unit: the stop was not a success"
+	[ ! -e "/srv/jailer/kiln/$id" ] || fail "the jail /srv/jailer/kiln/$id (and its socket) is still there"
+	[ -z "$(find /sys/fs/cgroup -type d -path "*$unit.service*" 2>/dev/null)" ] || fail "a cgroup of $unit is left"
+}
+
 case_units_at_once() {
 	local n=${SYSTEMD_E2E_UNITS:-4}  ids=() i id units=() kp=()
 	for i in $(seq "$n"); do ids+=("p$i"); units+=("kiln@p$i"); write_vm "p$i"; done
