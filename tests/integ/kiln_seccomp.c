@@ -732,8 +732,14 @@ Test(kiln_seccomp, profile_has_no_dead_rules_and_scenarios_make_no_other_calls)
 
 	char dead[4096] = "";
 	size_t dlen = 0;
+	/*
+	 * futex is called only when a lock or a condition is contended at that moment (the
+	 * API thread's wait for the main thread's answer returns without it when the answer
+	 * came first), which no scenario can force: a futex rule left unexercised is not
+	 * reported dead.
+	 */
 	for (unsigned int i = 0; i < nrules && dlen < sizeof(dead) - 200; i++)
-		if (!rules[i].covered)
+		if (!rules[i].covered && strcmp(rules[i].syscall, "futex") != 0)
 			dlen += (size_t)snprintf(dead + dlen, sizeof(dead) - dlen, "  %s: %s (rule %u)\n",
 						 rules[i].kind, rules[i].syscall, i);
 	cr_assert_eq(cov.vlen, 0u, "calls no rule allows:\n%s", cov.violations);
