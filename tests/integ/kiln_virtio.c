@@ -85,7 +85,7 @@ static void check_blk(const char *features)
 	char want[2048], disk[1024];
 	snprintf(want, sizeof(want), "blk0: features %s capacity 2048 seg_max 128\n%s", features,
 		 blk_expected_tail);
-	cr_assert_str_eq(r.out, want, "stderr:\n%s", r.err);
+	cr_assert_str_eq(r.out, want, "stdout:\n%s\nstderr:\n%s", r.out, r.err);
 	/* What the guest wrote is in the file, and the read-only image is untouched. */
 	read_back(kt_path(&t, "data.img"), 512, disk, sizeof(disk));
 	for (size_t i = 0; i < sizeof(disk); i++)

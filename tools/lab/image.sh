@@ -4,7 +4,8 @@
 # Prints LAB_KERNEL=... LAB_INITRAMFS=... LAB_KERNEL_RELEASE=... (shell-sourceable).
 # The kernel is Debian's linux-image-*-amd64 (it must have kvm_amd; override with
 # KILN_LAB_KERNEL_PKG); the initramfs is busybox-static, tools/lab/init and the modules
-# for KVM, virtio-pci, 9p and virtio serial. Cached under $KILN_CACHE/lab/<key>/.
+# for KVM, virtio-pci, 9p and virtio serial, and kvm-pin (kvm-pin.c says why). Cached
+# under $KILN_CACHE/lab/<key>/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../guest/lib.sh"
@@ -18,7 +19,7 @@ busybox_resolve
 key=$(
 	{
 		echo "lab kernel=$KPKG=$KPKGVER busybox=$BUSYBOX_VER modules=$LAB_MODULES"
-		cat "$here/init" "$here/image.sh" "$here/../guest/lib.sh"
+		cat "$here/init" "$here/kvm-pin.c" "$here/image.sh" "$here/../guest/lib.sh"
 	} | khash
 )
 out=$KILN_CACHE/lab/$key
@@ -29,6 +30,7 @@ lab_build() {
 	# shellcheck disable=SC2086
 	modules_install "$1/tree" $LAB_MODULES
 	install -m 0755 "$here/init" "$1/tree/init"
+	cc -static -O2 -Wall -Wextra -Werror -o "$1/tree/bin/kvm-pin" "$here/kvm-pin.c"
 	pack_cpio "$1/tree" "$1/initramfs.cpio.gz"
 	rm -rf "$1/tree"
 }

@@ -31,7 +31,7 @@ lab_dirs() {
 	case "$run" in *[!A-Za-z0-9._/-]*) lab "run dir $run has characters the lab cannot pass"; rm -rf "$run"; exit 125 ;; esac
 	io=$(mktemp -d "$2/kiln-lab-io.XXXXXXXX") || { rm -rf "$run"; exit 125; }
 	mkdir -p "$run/scratch"
-	mkfifo "$io/stdout" "$io/stderr"
+	mkfifo "$io/stdout" "$io/stderr" "$io/monitor.in" "$io/monitor.out"
 	trap 'lab_cleanup; exit 125' EXIT
 	trap 'lab "interrupted"; trap - EXIT; lab_cleanup; exit 130' INT TERM HUP
 }
@@ -68,6 +68,25 @@ lab_readers() {
 	opid=$!
 	cat "$io/stderr" >&2 &
 	epid=$!
+}
+
+# lab_cpu_state: what QEMU's monitor (a pipe pair, $io/monitor.in and .out) says of the
+# lab's CPUs, into $io/cpus.txt: called before a frozen or sick lab is killed, so that a
+# freeze leaves a trace (each CPU's RIP: a kernel address, or a KVM guest's; halted or not).
+# QEMU holds both FIFOs open read-write, so neither open here blocks.
+lab_cpu_state() {
+	local mo line
+	[ -p "$io/monitor.in" ] || return 0
+	exec {mo}<>"$io/monitor.out" || return 0
+	while IFS= read -r -t 0.3 -u "$mo" _; do :; done
+	printf 'info cpus\ninfo registers -a\n' >"$io/monitor.in"
+	while IFS= read -r -t 3 -u "$mo" line; do printf '%s\n' "$line"; done >"$io/cpus.txt"
+	exec {mo}<&-
+	# Summary: the info cpus lines and each CPU's RIP/CPL/HLT line.
+	grep -E 'CPU #|^CPU#|RIP=|^CR0=' "$io/cpus.txt" | tr -d '\r' | sed 's/^/lab cpu: /' >&2
+	[ "$keep" = 1 ] || [ -z "${LAB_DIAG_DIR:-}" ] ||
+		{ mkdir -p "$LAB_DIAG_DIR" && cp "$io/cpus.txt" "$io/console.log" "$LAB_DIAG_DIR/" 2>/dev/null; }
+	return 0
 }
 
 # longest_lockup FILE: the longest "stuck for Ns" the lab's kernel has reported, in s.
@@ -113,6 +132,7 @@ lab_wait() {
 		fi
 		if [ "$now" -ge "$deadline" ]; then
 			result=timeout
+			lab_cpu_state
 			kill -KILL "$qpid" 2>/dev/null
 			break
 		fi
@@ -122,6 +142,7 @@ lab_wait() {
 			stuck=$(longest_lockup "$io/console.log")
 			if [ "${stuck:-0}" -ge 60 ] || grep -q 'Kernel panic' "$io/console.log" 2>/dev/null; then
 				result=sick
+				lab_cpu_state
 				kill -KILL "$qpid" 2>/dev/null
 				break
 			fi
@@ -131,6 +152,7 @@ lab_wait() {
 			[ -z "$beating" ] && grep -q 'running the command' "$io/console.log" 2>/dev/null && beating=1
 			if [ -n "$beating" ] && [ -z "$grace" ] && [ $((now - last_change)) -ge 60 ]; then
 				result=frozen
+				lab_cpu_state
 				kill -KILL "$qpid" 2>/dev/null
 				break
 			fi
