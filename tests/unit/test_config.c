@@ -607,7 +607,8 @@ Test(config, rate_limiter_bad_values_name_their_key)
 {
 	expect_error(RL_DRIVE("[]"), -EINVAL,
 		     "drives[0].rate_limiter: expected an object, got an array");
-	expect_error(RL_DRIVE("{\"bytes\": {}}"), -EINVAL, "drives[0].rate_limiter.bytes: unknown key");
+	expect_error(RL_DRIVE("{\"bytes\": {}}"), -EINVAL,
+		     "drives[0].rate_limiter.bytes: unknown key");
 	expect_error(RL_DRIVE("{\"bandwidth\": 5}"), -EINVAL,
 		     "drives[0].rate_limiter.bandwidth: expected an object, got an integer");
 	expect_error(RL_DRIVE("{\"bandwidth\": {\"size\": 1, \"refill_time\": 1, \"burst\": 1}}"),

@@ -141,14 +141,13 @@ static unsigned int offer_blk(uint32_t type, uint32_t len)
 	uint16_t *avail = at(AVAIL_GPA);
 	uint32_t hdr[4] = { type, 0, 0, 0 };
 	uint16_t head = (uint16_t)(3 * r);
+	uint16_t dir = type == VIRTIO_BLK_T_OUT ? 0 : VIRTQ_DESC_F_WRITE;
 
 	cr_assert(3 * r + 2 < QSIZE);
 	memcpy(at(DATA_GPA + 0x100 * r), hdr, sizeof(hdr));
 	*status_of(r) = 0xff;
 	d[0] = (struct virtq_desc){ DATA_GPA + 0x100 * r, 16, VIRTQ_DESC_F_NEXT, head + 1 };
-	d[1] = (struct virtq_desc){ DATA_GPA + 0x10000, len,
-				    VIRTQ_DESC_F_NEXT | (type == VIRTIO_BLK_T_OUT ? 0 : VIRTQ_DESC_F_WRITE),
-				    head + 2 };
+	d[1] = (struct virtq_desc){ DATA_GPA + 0x10000, len, VIRTQ_DESC_F_NEXT | dir, head + 2 };
 	d[2] = (struct virtq_desc){ DATA_GPA + 0x8000 + r, 1, VIRTQ_DESC_F_WRITE, 0 };
 	avail[2 + avail[1] % QSIZE] = head;
 	avail[1]++;
