@@ -264,12 +264,56 @@ static int parse_serial(json_t *o, struct serial_config *s, struct error *err)
 	return ret;
 }
 
-/* A rate_limiter or similar key: null or absent is fine, anything else is refused. */
-static int refuse_member(json_t *obj, const char *path, const char *key, struct error *err)
+/* One token bucket of a rate_limiter: absent or null is no bucket. */
+static int parse_bucket(json_t *rl, const char *path, const char *key,
+			struct token_bucket_config *b, struct error *err)
 {
-	if (member(obj, key))
-		return error_set(err, -ENOTSUP, "%s.%s: not supported yet", path, key);
-	return 0;
+	static const char *const keys[] = { "size", "one_time_burst", "refill_time" };
+	json_t *o = member(rl, key);
+	char p[CONFIG_DRIVE_ID_MAX + 64];
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	if (!o)
+		return 0;
+	snprintf(p, sizeof(p), "%s.%s", path, key);
+	ret = expect_object(o, p, err);
+	if (ret == 0)
+		ret = check_keys(o, p, keys, ARRAY_SIZE(keys), err);
+	if (ret == 0)
+		ret = get_uint(o, p, "size", true, 1, UINT64_MAX, &b->size, err);
+	if (ret == 0)
+		ret = get_uint(o, p, "one_time_burst", false, 0, UINT64_MAX, &b->one_time_burst,
+			       err);
+	if (ret == 0)
+		ret = get_uint(o, p, "refill_time", true, 1, TOKEN_BUCKET_REFILL_MS_MAX,
+			       &b->refill_time_ms, err);
+	if (ret < 0)
+		memset(b, 0, sizeof(*b));
+	return ret;
+}
+
+/* `rate_limiter` of a drive or of entropy: Firecracker's two optional buckets. */
+static int parse_rate_limiter(json_t *obj, const char *path, struct rate_limiter_config *rl,
+			      struct error *err)
+{
+	static const char *const keys[] = { "bandwidth", "ops" };
+	json_t *o = member(obj, "rate_limiter");
+	char p[CONFIG_DRIVE_ID_MAX + 32];
+	int ret;
+
+	memset(rl, 0, sizeof(*rl));
+	if (!o)
+		return 0;
+	snprintf(p, sizeof(p), "%s.rate_limiter", path);
+	ret = expect_object(o, p, err);
+	if (ret == 0)
+		ret = check_keys(o, p, keys, ARRAY_SIZE(keys), err);
+	if (ret == 0)
+		ret = parse_bucket(o, p, "bandwidth", &rl->bandwidth, err);
+	if (ret == 0)
+		ret = parse_bucket(o, p, "ops", &rl->ops, err);
+	return ret;
 }
 
 static int get_enum(json_t *obj, const char *path, const char *key, const char *const *names,
@@ -317,7 +361,7 @@ static int parse_drive(json_t *o, const char *p, struct drive_config *d, struct 
 	if (ret == 0)
 		ret = check_keys(o, p, keys, ARRAY_SIZE(keys), err);
 	if (ret == 0)
-		ret = refuse_member(o, p, "rate_limiter", err);
+		ret = parse_rate_limiter(o, p, &d->rate_limiter, err);
 	if (ret == 0 && member(o, "socket"))
 		ret = error_set(err, -ENOTSUP, "%s.socket: not supported yet (kiln has no "
 				"vhost-user block device)", p);
@@ -387,7 +431,7 @@ static int parse_entropy(json_t *o, struct vm_config *cfg, struct error *err)
 	if (ret == 0)
 		ret = check_keys(o, "entropy", keys, ARRAY_SIZE(keys), err);
 	if (ret == 0)
-		ret = refuse_member(o, "entropy", "rate_limiter", err);
+		ret = parse_rate_limiter(o, "entropy", &cfg->entropy_rate_limiter, err);
 	cfg->has_entropy = ret == 0;
 	return ret;
 }
@@ -676,6 +720,7 @@ static int apply(json_t *o, struct vm_config *cfg, enum config_section s, const 
 		if ((ret = parse_entropy(o, &tmp, err)) < 0)
 			return ret;
 		cfg->has_entropy = true;
+		cfg->entropy_rate_limiter = tmp.entropy_rate_limiter;
 		return 0;
 	}
 	case CONFIG_DRIVE:
@@ -741,6 +786,24 @@ static json_t *machine_json(const struct machine_config *m)
 			 "track_dirty_pages", 0, "huge_pages", huge_pages_name(m->huge_pages));
 }
 
+static json_t *bucket_json(const struct token_bucket_config *b)
+{
+	if (!b->size)
+		return json_null();
+	return json_pack("{s:I, s:o, s:I}", "size", (json_int_t)b->size, "one_time_burst",
+			 b->one_time_burst ? json_integer((json_int_t)b->one_time_burst)
+					   : json_null(),
+			 "refill_time", (json_int_t)b->refill_time_ms);
+}
+
+static json_t *rate_limiter_json(const struct rate_limiter_config *rl)
+{
+	if (!rate_limiter_config_active(rl))
+		return json_null();
+	return json_pack("{s:o, s:o}", "bandwidth", bucket_json(&rl->bandwidth), "ops",
+			 bucket_json(&rl->ops));
+}
+
 static json_t *config_json(const struct vm_config *cfg)
 {
 	static const char *const caches[] = { "Unsafe", "Writeback" };
@@ -750,11 +813,11 @@ static json_t *config_json(const struct vm_config *cfg)
 	for (unsigned int i = 0; drives && i < cfg->nr_drives; i++) {
 		const struct drive_config *d = &cfg->drives[i];
 		json_array_append_new(drives, json_pack(
-			"{s:s, s:o, s:b, s:o, s:b, s:s, s:n, s:s}", "drive_id", d->drive_id,
+			"{s:s, s:o, s:b, s:o, s:b, s:s, s:o, s:s}", "drive_id", d->drive_id,
 			"path_on_host", str_or_null(d->path_on_host), "is_root_device",
 			d->is_root_device, "partuuid", str_or_null(d->partuuid), "is_read_only",
 			d->is_read_only, "cache_type", caches[d->cache_type], "rate_limiter",
-			"io_engine", engines[d->io_engine]));
+			rate_limiter_json(&d->rate_limiter), "io_engine", engines[d->io_engine]));
 	}
 	root = json_pack("{s:o, s:o, s:o, s:n, s:n, s:[], s:n, s:n, s:n, s:[], s:n}",
 			 "boot-source", json_pack("{s:o, s:o, s:o}", "kernel_image_path",
@@ -780,8 +843,8 @@ static json_t *config_json(const struct vm_config *cfg)
 	if (cfg->has_metrics)
 		json_object_set_new(root, "metrics", json_pack("{s:s}", "metrics_path",
 							       cfg->metrics.metrics_path));
-	json_object_set_new(root, "entropy", cfg->has_entropy ? json_pack("{s:n}", "rate_limiter")
-							      : json_null());
+	json_object_set_new(root, "entropy", !cfg->has_entropy ? json_null() :
+		json_pack("{s:o}", "rate_limiter", rate_limiter_json(&cfg->entropy_rate_limiter)));
 	if (cfg->serial.serial_out_path)
 		json_object_set_new(root, "serial", json_pack("{s:s}", "serial_out_path",
 							      cfg->serial.serial_out_path));

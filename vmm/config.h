@@ -7,6 +7,7 @@
 #include "error.h"
 #include "log.h"
 #include "memory.h"
+#include "ratelimit.h"
 
 #define CONFIG_MAX_VCPUS 32
 #define CONFIG_DEFAULT_MEM_MIB 128
@@ -63,6 +64,7 @@ struct drive_config {
 	bool is_read_only;
 	enum drive_cache cache_type;
 	enum drive_engine io_engine;
+	struct rate_limiter_config rate_limiter;	/* sizes 0: no limit */
 };
 
 /* `vsock`: a virtio-vsock device, Firecracker's Unix-socket protocol on uds_path. */
@@ -85,6 +87,7 @@ struct vm_config {
 	struct drive_config drives[CONFIG_MAX_DRIVES];
 	unsigned int nr_drives;
 	bool has_entropy;		/* `entropy` present: a virtio-rng device */
+	struct rate_limiter_config entropy_rate_limiter;
 	struct vsock_config vsock;
 	bool has_vsock;
 };

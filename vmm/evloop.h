@@ -6,7 +6,8 @@
 #include <stdint.h>
 #include "util.h"
 
-#define EVLOOP_MAX_HANDLERS 64	/* 16 drives with io_uring take 32 (kick + completions) */
+#define EVLOOP_MAX_HANDLERS 80	/* 16 rate-limited drives with io_uring take 48
+				   (kick, completions, limiter timer) */
 
 typedef void (*evloop_cb)(void *opaque, uint32_t events);
 

@@ -35,6 +35,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   "vcpu_count %u", cfg.machine.vcpu_count);
 		FUZZ_CHECK(cfg.machine.mem_size_mib >= 1, "mem_size_mib 0");
 		FUZZ_CHECK(cfg.nr_drives <= CONFIG_MAX_DRIVES, "%u drives", cfg.nr_drives);
+		/* What the parser accepts, the limiter takes. */
+		struct rate_limiter rl;
+		for (unsigned int i = 0; i < cfg.nr_drives; i++)
+			FUZZ_CHECK(rate_limiter_init(&rl, &cfg.drives[i].rate_limiter, 0) == 0,
+				   "drives[%u].rate_limiter refused by the limiter", i);
+		FUZZ_CHECK(rate_limiter_init(&rl, &cfg.entropy_rate_limiter, 0) == 0,
+			   "entropy.rate_limiter refused by the limiter");
 	}
 	config_free(&cfg);
 	free(json);

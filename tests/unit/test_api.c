@@ -189,8 +189,13 @@ Test(api, drives)
 	BAD("PUT", "/drives/x", "{\"drive_id\": \"x\", \"path_on_host\": \"/x\"}",
 	    "drives[x].is_root_device: missing required key");
 	BAD("PUT", "/drives/x", "{\"drive_id\": \"x\", \"path_on_host\": \"/x\", "
-	    "\"is_root_device\": false, \"rate_limiter\": {}}",
-	    "drives[x].rate_limiter: not supported yet");
+	    "\"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": 1}}}",
+	    "drives[x].rate_limiter.ops.refill_time: missing required key");
+	OK("PUT", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \"/x\", "
+	   "\"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": 10, "
+	   "\"refill_time\": 100}}}");
+	cr_assert_eq(ctl.cfg.drives[1].rate_limiter.ops.size, 10);
+	cr_assert_eq(ctl.cfg.drives[1].rate_limiter.ops.refill_time_ms, 100);
 	BAD("PUT", "/drives/x", "{\"drive_id\": \"x\", \"path_on_host\": \"/x\", "
 	    "\"is_root_device\": false, \"cache_type\": \"Fast\"}",
 	    "drives[x].cache_type: \\\"Fast\\\" is not one of Unsafe, Writeback");
@@ -221,7 +226,12 @@ Test(api, logger_metrics_entropy_serial)
 	OK("PUT", "/entropy", "{}");
 	cr_assert(ctl.cfg.has_entropy);
 	BAD("PUT", "/entropy", "{\"rate_limiter\": {\"bandwidth\": {}}}",
-	    "entropy.rate_limiter: not supported yet");
+	    "entropy.rate_limiter.bandwidth.size: missing required key");
+	OK("PUT", "/entropy", "{\"rate_limiter\": {\"bandwidth\": {\"size\": 4096, "
+	   "\"refill_time\": 1000}}}");
+	cr_assert_eq(ctl.cfg.entropy_rate_limiter.bandwidth.size, 4096);
+	OK("PUT", "/entropy", "{}");
+	cr_assert_eq(ctl.cfg.entropy_rate_limiter.bandwidth.size, 0, "a PUT replaces the section");
 	OK("PUT", "/serial", "{\"serial_out_path\": \"/s.log\"}");
 	BAD("PUT", "/serial", "{\"serial_out_path\": \"\"}",
 	    "serial.serial_out_path: must not be empty");
@@ -344,8 +354,10 @@ Test(api, vm_config_round_trips_through_the_config_parser)
 	OK("PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 96, "
 	   "\"huge_pages\": \"2M\"}");
 	OK("PUT", "/drives/root", "{\"drive_id\": \"root\", \"path_on_host\": \"/r\", "
-	   "\"is_root_device\": true, \"partuuid\": \"abc-1\", \"cache_type\": \"Writeback\"}");
-	OK("PUT", "/entropy", "{}");
+	   "\"is_root_device\": true, \"partuuid\": \"abc-1\", \"cache_type\": \"Writeback\", "
+	   "\"rate_limiter\": {\"bandwidth\": {\"size\": 1048576, \"one_time_burst\": 8388608, "
+	   "\"refill_time\": 1000}, \"ops\": null}}");
+	OK("PUT", "/entropy", "{\"rate_limiter\": {\"ops\": {\"size\": 5, \"refill_time\": 10}}}");
 	OK("PUT", "/logger", "{\"level\": \"Warning\"}");
 	const char *dump = req("GET", "/vm/config", NULL);
 	cr_assert_eq(resp.status, 200);
@@ -361,7 +373,14 @@ Test(api, vm_config_round_trips_through_the_config_parser)
 	cr_assert_eq(back.nr_drives, 1);
 	cr_assert_str_eq(back.drives[0].partuuid, "abc-1");
 	cr_assert_eq(back.drives[0].cache_type, DRIVE_CACHE_WRITEBACK);
+	cr_assert_eq(back.drives[0].rate_limiter.bandwidth.size, 1048576);
+	cr_assert_eq(back.drives[0].rate_limiter.bandwidth.one_time_burst, 8388608);
+	cr_assert_eq(back.drives[0].rate_limiter.bandwidth.refill_time_ms, 1000);
+	cr_assert_eq(back.drives[0].rate_limiter.ops.size, 0);
 	cr_assert(back.has_entropy);
+	cr_assert_eq(back.entropy_rate_limiter.ops.size, 5);
+	cr_assert_eq(back.entropy_rate_limiter.ops.refill_time_ms, 10);
+	cr_assert_eq(back.entropy_rate_limiter.bandwidth.size, 0);
 	cr_assert_eq(back.logger.level, LOG_WARN);
 	config_free(&back);
 	/* Every section Firecracker lists is there, the unused ones null or empty. */

@@ -512,9 +512,6 @@ Test(config, bad_drives_refused)
 			   "\"io_engine\": \"Fast\"}"), -EINVAL,
 		     "drives[0].io_engine: \"Fast\" is not one of Sync, Async");
 	expect_error(DRIVE("{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": false, "
-			   "\"rate_limiter\": {\"bandwidth\": {}}}"), -ENOTSUP,
-		     "drives[0].rate_limiter: not supported yet");
-	expect_error(DRIVE("{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": false, "
 			   "\"socket\": \"/vhost.sock\"}"), -ENOTSUP,
 		     "drives[0].socket: not supported yet (kiln has no vhost-user block device)");
 	expect_error(DRIVE("{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": false, "
@@ -559,9 +556,118 @@ Test(config, entropy)
 	cr_assert(cfg.has_entropy);
 	config_free(&cfg);
 	config_defaults(&cfg);
-	expect_error("{" BOOT ", \"entropy\": {\"rate_limiter\": {\"ops\": {}}}}", -ENOTSUP,
-		     "entropy.rate_limiter: not supported yet");
+	expect_error("{" BOOT ", \"entropy\": {\"rate_limiter\": {\"ops\": {}}}}", -EINVAL,
+		     "entropy.rate_limiter.ops.size: missing required key");
 	config_free(&cfg);
 	config_defaults(&cfg);
 	expect_error("{" BOOT ", \"entropy\": {\"bytes\": 1}}", -EINVAL, "entropy.bytes: unknown key");
+}
+
+/* ---- rate_limiter: Firecracker's two token buckets on drives and entropy. */
+
+#define RL_DRIVE(rl) DRIVE("{\"drive_id\": \"a\", \"path_on_host\": \"x\", " \
+			   "\"is_root_device\": false, \"rate_limiter\": " rl "}")
+#define RL_ENTROPY(rl) "{" BOOT ", \"entropy\": {\"rate_limiter\": " rl "}}"
+
+Test(config, rate_limiter_both_buckets)
+{
+	cr_assert_eq(load(RL_DRIVE("{\"bandwidth\": {\"size\": 1048576, \"one_time_burst\": "
+				   "4194304, \"refill_time\": 1000}, \"ops\": {\"size\": 100, "
+				   "\"refill_time\": 50}}")), 0, "%s", err.msg);
+	const struct rate_limiter_config *rl = &cfg.drives[0].rate_limiter;
+	cr_expect_eq(rl->bandwidth.size, 1048576);
+	cr_expect_eq(rl->bandwidth.one_time_burst, 4194304);
+	cr_expect_eq(rl->bandwidth.refill_time_ms, 1000);
+	cr_expect_eq(rl->ops.size, 100);
+	cr_expect_eq(rl->ops.one_time_burst, 0);
+	cr_expect_eq(rl->ops.refill_time_ms, 50);
+	cr_expect(rate_limiter_config_active(rl));
+}
+
+Test(config, rate_limiter_buckets_are_optional)
+{
+	static const char *const limiters[] = {
+		"null", "{}", "{\"bandwidth\": null, \"ops\": null}",
+		"{\"bandwidth\": {\"size\": 1, \"refill_time\": 1, \"one_time_burst\": null}}",
+		"{\"ops\": {\"size\": 1, \"refill_time\": 1, \"one_time_burst\": 0}}",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(limiters); i++) {
+		char json[512];
+		snprintf(json, sizeof(json), RL_ENTROPY("%s"), limiters[i]);
+		config_free(&cfg);
+		config_defaults(&cfg);
+		cr_assert_eq(load(json), 0, "%s: %s", json, err.msg);
+		cr_expect(cfg.has_entropy);
+		cr_expect_eq(rate_limiter_config_active(&cfg.entropy_rate_limiter), i >= 3, "%s",
+			     json);
+	}
+}
+
+Test(config, rate_limiter_bad_values_name_their_key)
+{
+	expect_error(RL_DRIVE("[]"), -EINVAL,
+		     "drives[0].rate_limiter: expected an object, got an array");
+	expect_error(RL_DRIVE("{\"bytes\": {}}"), -EINVAL,
+		     "drives[0].rate_limiter.bytes: unknown key");
+	expect_error(RL_DRIVE("{\"bandwidth\": 5}"), -EINVAL,
+		     "drives[0].rate_limiter.bandwidth: expected an object, got an integer");
+	expect_error(RL_DRIVE("{\"bandwidth\": {\"size\": 1, \"refill_time\": 1, \"burst\": 1}}"),
+		     -EINVAL, "drives[0].rate_limiter.bandwidth.burst: unknown key");
+	expect_error(RL_DRIVE("{\"bandwidth\": {\"refill_time\": 100}}"), -EINVAL,
+		     "drives[0].rate_limiter.bandwidth.size: missing required key");
+	expect_error(RL_DRIVE("{\"bandwidth\": {\"size\": 100}}"), -EINVAL,
+		     "drives[0].rate_limiter.bandwidth.refill_time: missing required key");
+	expect_error(RL_DRIVE("{\"bandwidth\": {\"size\": 0, \"refill_time\": 100}}"), -EINVAL,
+		     "drives[0].rate_limiter.bandwidth.size: must not be 0");
+	expect_error(RL_DRIVE("{\"ops\": {\"size\": 10, \"refill_time\": 0}}"), -EINVAL,
+		     "drives[0].rate_limiter.ops.refill_time: must not be 0");
+	expect_error(RL_DRIVE("{\"ops\": {\"size\": -1, \"refill_time\": 10}}"), -ERANGE,
+		     "drives[0].rate_limiter.ops.size: -1 is out of range (1 to "
+		     "18446744073709551615)");
+	expect_error(RL_DRIVE("{\"ops\": {\"size\": 1, \"refill_time\": 10, "
+			      "\"one_time_burst\": -5}}"), -ERANGE,
+		     "drives[0].rate_limiter.ops.one_time_burst: -5 is out of range (0 to "
+		     "18446744073709551615)");
+	expect_error(RL_DRIVE("{\"ops\": {\"size\": 1, \"refill_time\": 18446744073710}}"),
+		     -ERANGE, "drives[0].rate_limiter.ops.refill_time: 18446744073710 is out of "
+		     "range (1 to 18446744073709)");
+	expect_error(RL_DRIVE("{\"ops\": {\"size\": 1.5, \"refill_time\": 10}}"), -EINVAL,
+		     "drives[0].rate_limiter.ops.size: expected an integer, got a number with a "
+		     "fraction");
+	expect_error(RL_DRIVE("{\"ops\": {\"size\": \"1\", \"refill_time\": 10}}"), -EINVAL,
+		     "drives[0].rate_limiter.ops.size: expected an integer, got a string");
+	expect_error(RL_ENTROPY("{\"ops\": {\"size\": 1, \"refill_time\": false}}"), -EINVAL,
+		     "entropy.rate_limiter.ops.refill_time: expected an integer, got a boolean");
+	expect_error(RL_ENTROPY("true"), -EINVAL,
+		     "entropy.rate_limiter: expected an object, got a boolean");
+}
+
+Test(config, rate_limiter_round_trips_through_the_dump)
+{
+	char buf[8192];
+	cr_assert_eq(load("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"x\", "
+			  "\"is_root_device\": false, \"rate_limiter\": {\"bandwidth\": {\"size\": "
+			  "1000, \"one_time_burst\": 2000, \"refill_time\": 100}}}, {\"drive_id\": "
+			  "\"b\", \"path_on_host\": \"y\", \"is_root_device\": false}], "
+			  "\"entropy\": {\"rate_limiter\": {\"ops\": {\"size\": 9223372036854775807, "
+			  "\"refill_time\": 18446744073709}}}}"), 0, "%s", err.msg);
+	cr_assert_gt(config_dump(&cfg, buf, sizeof(buf), &err), 0, "%s", err.msg);
+	cr_expect(strstr(buf, "\"rate_limiter\":{\"bandwidth\":{\"size\":1000,\"one_time_burst\":"
+			 "2000,\"refill_time\":100},\"ops\":null}"), "%s", buf);
+	cr_expect(strstr(buf, "\"entropy\":{\"rate_limiter\":{\"bandwidth\":null,\"ops\":{\"size\":"
+			 "9223372036854775807,\"one_time_burst\":null,\"refill_time\":"
+			 "18446744073709}}}"), "%s", buf);
+	cr_expect(strstr(buf, "\"drive_id\":\"b\",") && strstr(buf, "\"rate_limiter\":null"),
+		  "%s", buf);
+
+	struct vm_config back;
+	config_defaults(&back);
+	cr_assert_eq(config_load_string(buf, &back, &err), 0, "%s: %s", err.msg, buf);
+	cr_expect_eq(memcmp(&back.drives[0].rate_limiter, &cfg.drives[0].rate_limiter,
+			    sizeof(struct rate_limiter_config)), 0);
+	cr_expect_eq(memcmp(&back.drives[1].rate_limiter, &cfg.drives[1].rate_limiter,
+			    sizeof(struct rate_limiter_config)), 0);
+	cr_expect_eq(memcmp(&back.entropy_rate_limiter, &cfg.entropy_rate_limiter,
+			    sizeof(struct rate_limiter_config)), 0);
+	config_free(&back);
 }

@@ -11,6 +11,7 @@
 #include "backends/backend.h"
 #include "evloop.h"
 #include "log.h"
+#include "throttle.h"
 
 /* A request handed to the backend, until it completes. */
 struct blk_req {
@@ -34,6 +35,7 @@ struct virtio_blk {
 	struct blk_stats *stats;
 	struct blk_req *free_list;
 	bool stalled;			/* every request slot is busy: resume on completion */
+	struct throttle throttle;	/* drives[i].rate_limiter */
 	struct virtq_chain chain;
 	struct blk_req reqs[VIRTIO_BLK_QUEUE_SIZE];
 };
@@ -202,6 +204,28 @@ static const char *handle_chain(struct virtio_blk *b, struct virtq *q)
 	return NULL;
 }
 
+/*
+ * Whether the rate limiter holds back the chain just taken: a read or write costs its
+ * data bytes, every request one op. A malformed chain costs nothing (it is refused).
+ */
+static bool must_wait(struct virtio_blk *b)
+{
+	const struct virtq_chain *c = &b->chain;
+	struct blk_req_hdr h;
+	uint64_t bytes = 0;
+
+	if (!throttle_active(&b->throttle))
+		return false;
+	if (c->readable_len < sizeof(h) || c->writable_len < 1 ||
+	    virtq_chain_read(c, 0, &h, sizeof(h)) != sizeof(h))
+		return false;
+	if (h.type == VIRTIO_BLK_T_IN)
+		bytes = c->writable_len - 1;
+	else if (h.type == VIRTIO_BLK_T_OUT)
+		bytes = c->readable_len - sizeof(h);
+	return throttle_take(&b->throttle, bytes, 1, b->dev.label) < 0;
+}
+
 static void process_queue(struct virtio_blk *b)
 {
 	struct virtq *q = &b->dev.queues[0];
@@ -211,9 +235,15 @@ static void process_queue(struct virtio_blk *b)
 			b->stalled = true;
 			break;
 		}
+		if (throttle_waiting(&b->throttle))
+			break;		/* the limiter's timer resumes the queue */
 		int ret = virtq_pop(q, &b->chain);
 		if (ret == 0)
 			break;
+		if (ret > 0 && must_wait(b)) {
+			virtq_unpop(q);	/* taken again when the timer fires */
+			break;
+		}
 		const char *why = ret < 0 ? q->error : handle_chain(b, q);
 		if (why) {
 			virtio_dev_needs_reset(&b->dev, why);
@@ -252,11 +282,30 @@ static void on_completion(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&b->dev.lock);
 }
 
+/* The rate limiter allows again: go on with the queue where it stopped. */
+static void on_throttle_timer(void *opaque, uint32_t events)
+{
+	struct virtio_blk *b = opaque;
+	(void)events;
+
+	pthread_mutex_lock(&b->dev.lock);
+	throttle_fired(&b->throttle, b->dev.label);
+	if (b->dev.queues[0].ready && virtio_dev_live(&b->dev)) {
+		b->stalled = false;
+		process_queue(b);
+	}
+	pthread_mutex_unlock(&b->dev.lock);
+}
+
 static int blk_attach(struct virtio_dev *dev, struct evloop *loop)
 {
 	struct virtio_blk *b = to_blk(dev);
-	if (b->be->event_fd < 0)
-		return 0;
+	int ret = 0;
+
+	if (b->throttle.timer_fd >= 0)
+		ret = evloop_add(loop, b->throttle.timer_fd, EPOLLIN, on_throttle_timer, b);
+	if (ret < 0 || b->be->event_fd < 0)
+		return ret;
 	return evloop_add(loop, b->be->event_fd, EPOLLIN, on_completion, b);
 }
 
@@ -270,6 +319,7 @@ static void blk_destroy(struct virtio_dev *dev)
 {
 	struct virtio_blk *b = to_blk(dev);
 	backend_destroy(b->be);
+	throttle_fini(&b->throttle);
 	virtio_dev_fini(dev);
 	free(b);
 }
@@ -309,6 +359,14 @@ int virtio_blk_create(const struct drive_config *d, unsigned int index, int fd, 
 		close(fd);
 		return error_set(err, -ENOMEM, "out of memory for drives[%u]", index);
 	}
+	ret = throttle_init(&b->throttle, &d->rate_limiter, &stats->throttled,
+			    &stats->throttle_wakeups);
+	if (ret < 0) {
+		throttle_fini(&b->throttle);
+		free(b);
+		close(fd);
+		return error_set(err, ret, "drives[%u].rate_limiter: %s", index, strerror(-ret));
+	}
 	b->capacity = size / VIRTIO_BLK_SECTOR;
 	b->read_only = d->is_read_only;
 	b->writeback = d->cache_type == DRIVE_CACHE_WRITEBACK;
@@ -327,6 +385,7 @@ int virtio_blk_create(const struct drive_config *d, unsigned int index, int fd, 
 	else
 		ret = backend_file_create(fd, blk_complete, b, &b->be);
 	if (ret < 0) {
+		throttle_fini(&b->throttle);
 		free(b);
 		return error_set(err, ret, "drives[%u].io_engine: %s: %s", index,
 				 d->io_engine == DRIVE_ENGINE_ASYNC ? "Async (io_uring)" : "Sync",
@@ -336,6 +395,7 @@ int virtio_blk_create(const struct drive_config *d, unsigned int index, int fd, 
 	ret = virtio_dev_init(&b->dev, &blk_ops, mem, features, label);
 	if (ret < 0) {
 		backend_destroy(b->be);
+		throttle_fini(&b->throttle);
 		free(b);
 		return error_set(err, ret, "drives[%u]: %s", index, strerror(-ret));
 	}

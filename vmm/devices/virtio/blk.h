@@ -31,6 +31,8 @@ struct blk_stats {
 	atomic_ulong read_bytes, write_bytes;
 	atomic_ulong io_errors;		/* requests answered IOERR */
 	atomic_ulong invalid_reqs;	/* UNSUPP, out of range, writes to read-only drives */
+	atomic_ulong throttled;		/* a rate limiter held a request back */
+	atomic_ulong throttle_wakeups;	/* a rate limiter's timer resumed a queue */
 };
 
 /*

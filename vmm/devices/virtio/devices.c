@@ -92,9 +92,15 @@ static int register_metrics(struct virtio_devices *d, struct metrics *m)
 	ret |= metrics_add(m, "block", "write_bytes", &b->write_bytes);
 	ret |= metrics_add(m, "block", "io_errors", &b->io_errors);
 	ret |= metrics_add(m, "block", "invalid_reqs_count", &b->invalid_reqs);
+	ret |= metrics_add(m, "block", "rate_limiter_throttled_events", &b->throttled);
+	ret |= metrics_add(m, "block", "rate_limiter_event_count", &b->throttle_wakeups);
 	ret |= metrics_add(m, "entropy", "entropy_bytes", &d->rng_stats.entropy_bytes);
 	ret |= metrics_add(m, "entropy", "entropy_count", &d->rng_stats.entropy_count);
 	ret |= metrics_add(m, "entropy", "host_rng_fails", &d->rng_stats.host_rng_fails);
+	ret |= metrics_add(m, "entropy", "entropy_rate_limiter_throttled",
+			   &d->rng_stats.throttled);
+	ret |= metrics_add(m, "entropy", "rate_limiter_event_count",
+			   &d->rng_stats.throttle_wakeups);
 	ret |= metrics_add(m, "vsock", "conns_added", &d->vsock_stats.conns_added);
 	ret |= metrics_add(m, "vsock", "conns_refused", &d->vsock_stats.conns_refused);
 	ret |= metrics_add(m, "vsock", "rst_sent", &d->vsock_stats.rst_sent);
@@ -123,7 +129,8 @@ int virtio_devices_create(struct virtio_devices *d, struct vm *vm, const struct 
 			return ret;
 	if (cfg->has_entropy) {
 		struct virtio_dev *dev;
-		if ((ret = virtio_rng_create(&vm->mem, &d->rng_stats, &dev, err)) < 0 ||
+		if ((ret = virtio_rng_create(&vm->mem, &cfg->entropy_rate_limiter, &d->rng_stats,
+					     &dev, err)) < 0 ||
 		    (ret = add(d, dev, err)) < 0)
 			return ret;
 	}

@@ -4,6 +4,7 @@
 
 #include <stdatomic.h>
 #include "error.h"
+#include "ratelimit.h"
 #include "virtio.h"
 
 #define VIRTIO_RNG_QUEUE_SIZE	256
@@ -14,9 +15,13 @@ struct rng_stats {
 	atomic_ulong entropy_bytes;
 	atomic_ulong entropy_count;	/* requests served */
 	atomic_ulong host_rng_fails;
+	atomic_ulong throttled;		/* the rate limiter held a request back */
+	atomic_ulong throttle_wakeups;	/* its timer resumed the queue */
 };
 
-int virtio_rng_create(const struct guest_mem *mem, struct rng_stats *stats,
-		      struct virtio_dev **out, struct error *err) MUST_CHECK;
+/* The entropy device, limited by `rl` (entropy.rate_limiter; sizes 0: no limit). */
+int virtio_rng_create(const struct guest_mem *mem, const struct rate_limiter_config *rl,
+		      struct rng_stats *stats, struct virtio_dev **out, struct error *err)
+	MUST_CHECK;
 
 #endif

@@ -1,0 +1,78 @@
+/* A device's rate limiter on the event loop: the limiter decides, a timerfd wakes the device. */
+#include "throttle.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+int throttle_init(struct throttle *t, const struct rate_limiter_config *c,
+		  atomic_ulong *throttled, atomic_ulong *wakeups)
+{
+	memset(t, 0, sizeof(*t));
+	t->timer_fd = -1;
+	t->throttled = throttled;
+	t->wakeups = wakeups;
+	if (!rate_limiter_config_active(c))
+		return 0;
+	int ret = rate_limiter_init(&t->rl, c, now_ns());
+	if (ret < 0)
+		return ret;
+	t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	return t->timer_fd < 0 ? -errno : 0;
+}
+
+void throttle_fini(struct throttle *t)
+{
+	if (t->timer_fd >= 0)
+		close(t->timer_fd);
+	t->timer_fd = -1;
+}
+
+int throttle_take(struct throttle *t, uint64_t bytes, uint64_t ops, const char *label)
+{
+	uint64_t wait;
+
+	if (t->timer_fd < 0)
+		return 0;
+	if (t->waiting)
+		return -EAGAIN;
+	if (rate_limiter_consume(&t->rl, bytes, ops, now_ns(), &wait) == 0)
+		return 0;
+	struct itimerspec its = {
+		.it_value = { (time_t)(wait / 1000000000), (long)(wait % 1000000000) },
+	};
+	if (timerfd_settime(t->timer_fd, 0, &its, NULL) < 0) {
+		/* Nothing would wake the device: let the request through rather than hang. */
+		log_ratelimited(LOG_ERROR, "%s: rate limiter timer: %m", label);
+		return 0;
+	}
+	t->waiting = true;
+	if (t->throttled)
+		atomic_fetch_add(t->throttled, 1);
+	return -EAGAIN;
+}
+
+void throttle_fired(struct throttle *t, const char *label)
+{
+	uint64_t n;
+
+	if (read(t->timer_fd, &n, sizeof(n)) < 0) {
+		if (errno == EAGAIN)
+			return;		/* not expired after all: still waiting */
+		log_ratelimited(LOG_WARN, "%s: rate limiter timer: %m", label);
+	}
+	t->waiting = false;
+	if (t->wakeups)
+		atomic_fetch_add(t->wakeups, 1);
+}
