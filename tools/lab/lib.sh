@@ -113,8 +113,8 @@ lab_progress() {
 
 # lab_wait: waits for QEMU ($qpid) to exit. Sets result: "" (QEMU exited), timeout (past
 # $timeout s), sick (the lab's kernel panicked or a CPU was stuck for a minute) or frozen
-# (the console fell silent for a minute once the lab's /init started the command and its
-# heartbeat):
+# (the console fell silent for a minute while the lab's /init beat: from "up at" until it
+# hands over to systemd, and again once the command runs):
 # neither recovers, so the run ends then rather than at the deadline. Sets qrc.
 lab_wait() {
 	local deadline now grace= next_look=0 stuck size last_size=-1 last_change beating=
@@ -148,8 +148,15 @@ lab_wait() {
 			fi
 			size=$(stat -c %s "$io/console.log" 2>/dev/null || echo 0)
 			[ "$size" != "$last_size" ] && { last_size=$size; last_change=$now; }
-			# Armed once /init says it runs the command: the first beat follows 10 s later.
-			[ -z "$beating" ] && grep -q 'running the command' "$io/console.log" 2>/dev/null && beating=1
+			# Armed while /init beats: from its first line until it starts systemd (whose
+			# boot may be quiet), and once it (or systemd's unit) says it runs the command.
+			if grep -q 'running the command' "$io/console.log" 2>/dev/null; then
+				beating=1
+			elif grep -q 'starting systemd as PID 1' "$io/console.log" 2>/dev/null; then
+				beating= last_change=$now
+			elif grep -q 'lab-init: up at' "$io/console.log" 2>/dev/null; then
+				beating=1
+			fi
 			if [ -n "$beating" ] && [ -z "$grace" ] && [ $((now - last_change)) -ge 60 ]; then
 				result=frozen
 				lab_cpu_state
