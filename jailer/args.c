@@ -13,7 +13,7 @@
 enum opt {
 	OPT_ID, OPT_EXEC_FILE, OPT_UID, OPT_GID, OPT_CHROOT_BASE, OPT_NETNS, OPT_DAEMONIZE,
 	OPT_NEW_PID_NS, OPT_CGROUP, OPT_CGROUP_VERSION, OPT_PARENT_CGROUP, OPT_RESOURCE_LIMIT,
-	OPT_NEW_NS, OPT_CLEANUP, OPT_VERSION, OPT_HELP, OPT_BIND, OPT_ALLOW_ROOT,
+	OPT_NEW_NS, OPT_CLEANUP, OPT_VERSION, OPT_HELP, OPT_BIND, OPT_ALLOW_ROOT, OPT_MISSING_OK,
 };
 
 static const struct {
@@ -39,6 +39,7 @@ static const struct {
 	[OPT_HELP] = { "help", false, false },
 	[OPT_BIND] = { "bind", true, true },
 	[OPT_ALLOW_ROOT] = { "allow-root", false, false },
+	[OPT_MISSING_OK] = { "missing-ok", false, false },
 };
 
 /*
@@ -482,6 +483,9 @@ static int apply_option(enum opt o, const char *val, struct jail_config *cfg,
 	case OPT_ALLOW_ROOT:
 		cfg->allow_root = true;
 		return 0;
+	case OPT_MISSING_OK:
+		cfg->missing_ok = true;
+		return 0;
 	}
 	return jail_fail(err, JAIL_EXIT_UNEXPECTED, "internal error: option %d", (int)o);
 }
@@ -561,7 +565,7 @@ int jail_parse_args(int argc, char **argv, struct jail_config *cfg, struct jail_
 	if (cfg->cleanup) {
 		/* --cleanup names an existing jail; options that build one make no sense. */
 		unsigned allowed = 1u << OPT_ID | 1u << OPT_CLEANUP | 1u << OPT_EXEC_FILE |
-				   1u << OPT_CHROOT_BASE;
+				   1u << OPT_CHROOT_BASE | 1u << OPT_MISSING_OK;
 		for (size_t o = 0; o < ARRAY_SIZE(options); o++)
 			if ((seen & (1u << o)) && !(allowed & (1u << o)))
 				return jail_fail(err, JAIL_EXIT_USAGE,
@@ -572,6 +576,8 @@ int jail_parse_args(int argc, char **argv, struct jail_config *cfg, struct jail_
 					 "arguments after -- cannot be used with --cleanup");
 		return 0;
 	}
+	if (cfg->missing_ok)
+		return jail_fail(err, JAIL_EXIT_USAGE, "--missing-ok is an option of --cleanup");
 	if (!(seen & (1u << OPT_EXEC_FILE)))
 		return jail_fail(err, JAIL_EXIT_USAGE, "missing required option --exec-file");
 	if (!(seen & (1u << OPT_UID)))
@@ -598,6 +604,7 @@ void jail_print_usage(int fd)
 	static const char text[] =
 		"Usage: jailer --id ID --exec-file FILE --uid UID --gid GID [OPTIONS] [-- VMM ARGS]\n"
 		"       jailer --cleanup --id ID [--exec-file FILE] [--chroot-base-dir DIR]\n"
+		"                        [--missing-ok]\n"
 		"       jailer --help | --version\n"
 		"\n"
 		"Builds a jail for one microVM and execs FILE inside it with no privileges left.\n"
@@ -622,6 +629,7 @@ void jail_print_usage(int fd)
 		"                          nodev, noexec\n"
 		"  --allow-root            accept --uid 0 / --gid 0 (not recommended)\n"
 		"  --cleanup               remove the jail directory and cgroup of --id\n"
+		"  --missing-ok            with --cleanup: no such jail is not an error (exit 0)\n"
 		"  --version, --help\n"
 		"\n"
 		"See jailer/README.md for the steps, the jail layout and the exit codes.\n";

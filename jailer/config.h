@@ -33,6 +33,7 @@ struct jail_bind {
 struct jail_config {
 	/* What to do. */
 	bool help, version, cleanup;
+	bool missing_ok;		/* --cleanup: no such jail is success */
 
 	/* Required for a jail (only --id for --cleanup). */
 	char id[JAIL_ID_MAX + 1];

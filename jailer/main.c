@@ -330,8 +330,15 @@ int main(int argc, char **argv)
 	if (validate_host(&run, &err) < 0)
 		die(&err);
 	if (cfg->cleanup) {
-		if (jail_cleanup_by_id(cfg, run.paths.base, &err) < 0)
+		if (jail_cleanup_by_id(cfg, run.paths.base, &err) < 0) {
+			/* --missing-ok: cleaning up what is not there is done (a unit's
+			 * ExecStartPre= on a clean start), said at Info, not as an error. */
+			if (cfg->missing_ok && err.code == JAIL_EXIT_NO_JAIL) {
+				log_info("%s: nothing to clean up", err.msg);
+				return 0;
+			}
 			die(&err);
+		}
 		return 0;
 	}
 

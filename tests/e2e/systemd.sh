@@ -181,6 +181,10 @@ case_start_boots_guest_console_in_journal() {
 	# As a reader sees it (journalctl's default output), not only with -o cat or -a.
 	jctl -u kiln@vm1 | grep -q "$(marker vm1)\$" ||
 		fail "journalctl -u kiln@vm1 does not show the guest's console line as text"
+	# A clean start has nothing to clean up, and says so without an error or a failed step.
+	! jctl -u kiln@vm1 | grep -q ':ERROR\]' || fail "a clean start logged an ERROR"
+	! sctl status kiln@vm1 | grep -q 'ExecStartPre=.*status=[1-9]' ||
+		fail "ExecStartPre failed on a clean start: $(sctl status kiln@vm1 | grep ExecStartPre)"
 }
 
 case_status_shows_jailer_cgroup_tree() {

@@ -1,4 +1,4 @@
-/* Integration: --daemonize, --new-pid-ns, --netns, --new-ns and --cleanup. */
+/* Integration: --daemonize, --new-pid-ns, --netns, --new-ns, --cleanup and --missing-ok. */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,12 +62,24 @@ Test(jailer_modes, daemonize)
 		cr_assert_gt(readlink(link, target, sizeof(target) - 1), 0);
 		cr_assert_str_eq(target, "/dev/null");
 	}
-	/* --cleanup refuses while it runs, works once it was killed. */
+	/* --cleanup refuses while it runs (--missing-ok hides no such refusal), works once
+	 * it was killed; then there is nothing left, which --missing-ok calls done. */
 	const char *c[] = { "--cleanup", "--id", t.id, "--chroot-base-dir", t.base, NULL };
+	const char *cm[] = { "--cleanup", "--id", t.id, "--chroot-base-dir", t.base,
+			     "--missing-ok", NULL };
 	jt_run(&r, c);
+	cr_assert_eq(r.status, 201, "%s", r.err);
+	jt_run(&r, cm);
 	cr_assert_eq(r.status, 201, "%s", r.err);
 	kill_and_wait(pid);
 	cleanup_ok();
+	jt_run(&r, c);
+	cr_assert_eq(r.status, 202, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "ERROR] no jail with id"), "%s", r.err);
+	jt_run(&r, cm);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_null(strstr(r.err, "ERROR"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "nothing to clean up"), "%s", r.err);
 }
 
 Test(jailer_modes, new_pid_ns)

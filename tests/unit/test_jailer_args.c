@@ -135,6 +135,12 @@ Test(jailer_args, usage_errors)
 	cr_assert_eq(PARSE("--cleanup", "--id", "x", "--uid", "1"), -1);
 	cr_assert_not_null(strstr(err.msg, "--uid cannot be used with --cleanup"));
 	cr_assert_eq(PARSE("--cleanup", "--id", "x", "--chroot-base-dir", "/b"), 0);
+	cr_assert_not(cfg.missing_ok);
+	cr_assert_eq(PARSE("--cleanup", "--id", "x", "--missing-ok"), 0);
+	cr_assert(cfg.missing_ok);
+	cr_assert_eq(PARSE(BASE, "--missing-ok"), -1);
+	cr_assert_str_eq(err.msg, "--missing-ok is an option of --cleanup");
+	cr_assert_eq(err.code, JAIL_EXIT_USAGE);
 	cr_assert_eq(PARSE("--help"), 0);
 	cr_assert(cfg.help);
 }
