@@ -28,15 +28,47 @@ if [ "${1:-}" != --here ]; then
 		echo "systemd: 0 passed, 1 failed, 0 skipped"
 		exit 1
 	fi
-	echo "systemd: booting Debian's systemd as PID 1 in the lab (tools/lab/run --systemd)"
-	# A failed lab (status 125: it did not boot, or its kernel gave up) is retried
-	# (SYSTEMD_LAB_RETRY times, default 2).
-	"$top/tools/lab/run" --systemd --retry "${SYSTEMD_LAB_RETRY:-2}" --timeout "${SYSTEMD_LAB_TIMEOUT:-1500}" \
-		--mem "${SYSTEMD_LAB_MEM:-3072}" --cpus 2 -- "$0" --here "$build" "$envfile" "${@:2}" 2>&1
-	rc=$?
+	# A failed lab (status 125: it did not boot, its own kernel gave up, or a guest stopped
+	# making progress in it, see guest_stuck below; none says anything about kiln) is retried
+	# up to SYSTEMD_LAB_RETRY times (default 2) in a new lab. The cases that passed stand; the
+	# others run again, after the first case (which starts the VM that later cases use).
+	cases_of() { sed -n 's/^case_\([a-z0-9_]*\)() {$/\1/p' "$0"; }
+	if [ $# -gt 1 ]; then mapfile -t todo < <(printf '%s\n' "${@:2}" | sed 's/^case_//'); else mapfile -t todo < <(cases_of); fi
+	first=$(cases_of | head -n 1)
+	tries=$((${SYSTEMD_LAB_RETRY:-2} + 1)) stood=0 attempt=0 rc=125
+	log=$build/e2e/systemd-lab.log
+	while [ "$attempt" -lt "$tries" ]; do
+		attempt=$((attempt + 1))
+		echo "systemd: booting Debian's systemd as PID 1 in the lab (tools/lab/run --systemd)"
+		"$top/tools/lab/run" --systemd --timeout "${SYSTEMD_LAB_TIMEOUT:-900}" --mem "${SYSTEMD_LAB_MEM:-3072}" \
+			--cpus 2 -- "$0" --here "$build" "$envfile" "${todo[@]}" 2>&1 | tee "$log"
+		rc=${PIPESTATUS[0]}
+		[ "$rc" -eq 125 ] && [ "$attempt" -lt "$tries" ] || break
+		mapfile -t ok < <(sed -n 's/^PASS \([a-z0-9_]*\) .*/\1/p' "$log")
+		mapfile -t rest < <(printf '%s\n' "${todo[@]}" | grep -vxF -f <(printf '%s\n' "${ok[@]}") | grep .)
+		if [ ${#rest[@]} -eq 0 ]; then
+			# Every case passed before the lab failed (on its way down): nothing to run again.
+			echo "systemd: the lab failed after every case passed"
+			echo "systemd: $((stood + ${#ok[@]})) passed, 0 failed, 0 skipped (in $attempt labs)"
+			exit 0
+		fi
+		if printf '%s\n' "${todo[@]}" | grep -qx "$first" && ! printf '%s\n' "${rest[@]}" | grep -qx "$first"; then
+			rest=("$first" "${rest[@]}")	# counted again when it passes again
+			stood=$((stood + ${#ok[@]} - 1))
+		else
+			stood=$((stood + ${#ok[@]}))
+		fi
+		todo=("${rest[@]}")
+		echo "systemd: the lab failed (attempt $attempt of $tries); cases passed so far, which stand: $stood;" \
+			"running again in a new lab: ${todo[*]}"
+	done
 	if [ "$rc" -eq 124 ] || [ "$rc" -eq 125 ]; then
 		echo "systemd: the lab failed (status $rc)"
-		echo "systemd: 0 passed, 1 failed, 0 skipped"
+		echo "systemd: $stood passed, 1 failed, 0 skipped"
+	elif [ "$attempt" -gt 1 ]; then
+		# The last attempt's counts, with the cases that passed in the failed labs.
+		sed -nE 's/^systemd: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/p' "$log" | tail -n 1 |
+			{ read -r p f s || p=0 f=0 s=0; echo "systemd: $((p + stood)) passed, $f failed, $s skipped (in $attempt labs)"; }
 	fi
 	exit "$rc"
 fi
@@ -93,20 +125,54 @@ dropin() {
 	sctl daemon-reload
 }
 
-# booted ID [N]: waits (up to 240 s) until the current invocation's journal holds the
-# guest's marker N times (default 1).
+# booted ID [N]: waits (up to SYSTEMD_BOOT_WAIT s, default 180; a guest boots in 10 to 45 s
+# in the lab) until the current invocation's journal holds the guest's marker N times
+# (default 1).
 booted() {
-	local id=$1 n=${2:-1} end=$((SECONDS + 240)) inv
+	local id=$1 n=${2:-1} end=$((SECONDS + ${SYSTEMD_BOOT_WAIT:-180})) inv
 	while [ "$SECONDS" -lt "$end" ]; do
 		# A unit that ended (its guest died) will not boot: no need to wait longer.
 		case "$(prop "$id" ActiveState)" in inactive | failed) sleep 1 ;; esac
-		case "$(prop "$id" ActiveState)" in inactive | failed) echo "  kiln@$id ended"; return 1 ;; esac
+		case "$(prop "$id" ActiveState)" in inactive | failed)
+			echo "  kiln@$id ended; the end of its journal:"
+			jctl -u "kiln@$id" -n 12 -o cat | sed 's/^/  | /'
+			return 1 ;;
+		esac
 		inv=$(prop "$id" InvocationID)
 		[ -n "$inv" ] && [ "$(jctl "_SYSTEMD_INVOCATION_ID=$inv" -o cat 2>/dev/null |
 			tr -d '\r' | grep -cx "$(marker "$id")")" -ge "$n" ] && return 0
 		sleep 0.5
 	done
+	guest_stuck "$id"
 	return 1
+}
+
+# guest_stuck ID: called when a guest did not boot in time. If kiln still runs, its vCPU
+# thread keeps a CPU busy and the unit's journal has been silent for a minute, the guest is
+# not running code that gets anywhere. Seen only in the lab, whose KVM runs nested under
+# QEMU's TCG: there the lab's kernel later dies of a stack overflow in that very vCPU
+# thread. The lab is then given up (LAB_FAILED: the suite ends with 125 and a new lab runs
+# the case again, so a guest that never boots under kiln still fails every time).
+LAB_FAILED=/run/kiln-systemd-lab-failed
+guest_stuck() {
+	local id=$1 kpid t a b inv last
+	kpid=$(kiln_pid "$id")
+	[ -n "$kpid" ] || return 1
+	t=$(grep -l '^kiln_vcpu 0$' /proc/"$kpid"/task/*/comm 2>/dev/null | head -n 1)
+	[ -n "$t" ] || return 1
+	t=${t%/comm}
+	a=$(awk '{ print $14 + $15 }' "$t/stat") || return 1
+	sleep 5
+	b=$(awk '{ print $14 + $15 }' "$t/stat") || return 1
+	inv=$(prop "$id" InvocationID)
+	last=$(jctl "_SYSTEMD_INVOCATION_ID=$inv" -o short-unix -n 1 2>/dev/null | sed -n 's/^\([0-9]*\)\..*/\1/p' | tail -n 1)
+	echo "  kiln@$id: kiln $kpid's vCPU thread ran $(((b - a) * 1000 / $(getconf CLK_TCK))) ms of the last 5000;" \
+		"its journal last spoke $(($(date +%s) - ${last:-0})) s ago"
+	# Busy: at least 40% of a CPU (a unit with CPUQuota=50% gets no more than half).
+	[ $(((b - a) * 100 / $(getconf CLK_TCK))) -ge 200 ] && [ -n "$last" ] && [ $(($(date +%s) - last)) -ge 60 ] || return 1
+	echo "  kiln@$id: the guest runs but makes no progress: giving this lab up (its kernel's last lines follow)"
+	dmesg | tail -n 5 | sed 's/^/  | /'
+	: >"$LAB_FAILED"
 }
 
 # kiln_pid ID: the VMM's pid, from the VM's cgroup under the unit's (empty if none).
@@ -253,7 +319,10 @@ case_dropin_limits_apply_to_the_vm() {
 	since=$(date '+%Y-%m-%d %H:%M:%S')
 	sleep 1
 	sctl start kiln@vm5 || { show_unit vm5; fail "systemctl start kiln@vm5 failed"; }
-	until_state vm5 failed inactive || { show_unit vm5; fail "kiln@vm5 kept running past its MemoryMax"; }
+	until_state vm5 failed inactive || {
+		jctl -u kiln@vm5 --since "$since" -o cat | tr -d '\r' | grep -qx "$(marker vm5)" || guest_stuck vm5
+		show_unit vm5; fail "kiln@vm5 kept running past its MemoryMax"
+	}
 	show_unit vm5
 	log=$(jctl -u kiln@vm5 --since "$since" -o cat | tr -d '\r')
 	printf '%s\n' "$log" | grep -qx "$(marker vm5)" || fail "kiln@vm5's guest did not boot within 192 MiB"
@@ -457,10 +526,17 @@ for c in "${cases[@]}"; do
 	( set +e; "$c" ) 2>&1 | sed -u 's/^/    /'
 	rc=${PIPESTATUS[0]}
 	secs=$(($(date +%s) - start))
+	if [ -e "$LAB_FAILED" ]; then
+		echo "LAB FAILED ${c#case_} (${secs}s): a guest stopped making progress in this lab (above)"
+		say "total $(($(date +%s) - T0)) s in the lab"
+		exit 125
+	fi
 	if [ "$rc" -eq 0 ]; then
 		passed=$((passed + 1)); echo "PASS ${c#case_} (${secs}s)"
 	else
 		failed=$((failed + 1)); echo "FAIL ${c#case_} (${secs}s)"
+		# A failed case may leave its VMs running: stop them, so the next case starts clean.
+		sctl stop 'kiln@*.service' 'kiln-api@*.service' >/dev/null 2>&1
 	fi
 done
 say "total $(($(date +%s) - T0)) s in the lab"
