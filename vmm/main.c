@@ -517,6 +517,9 @@ static const struct controller_ops kiln_ops = {
 	.apply_metrics = apply_metrics,
 };
 
+_Static_assert(CLI_MAX_PAYLOAD_LIMIT == HTTP_MAX_PAYLOAD_LIMIT &&
+	       CLI_DEFAULT_MAX_PAYLOAD == HTTP_MAX_PAYLOAD, "the API's body limits");
+
 /* The API's socket and thread, before anything else may fail slowly. */
 static int start_api(struct kiln *k, struct error *err)
 {
@@ -526,8 +529,8 @@ static int start_api(struct kiln *k, struct error *err)
 		return ret;
 	if ((ret = api_mailbox_init(&k->mailbox)) < 0)
 		return error_set(err, ret, "API mailbox: %s", strerror(-ret));
-	if ((ret = api_server_init(&k->api, k->cli.api_sock, api_mailbox_call, &k->mailbox,
-				   err)) < 0)
+	if ((ret = api_server_init(&k->api, k->cli.api_sock, k->cli.http_api_max_payload_size,
+				   api_mailbox_call, &k->mailbox, err)) < 0)
 		return ret;
 	k->api_on = true;
 	return api_server_start(&k->api, filter, err);

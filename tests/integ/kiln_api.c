@@ -320,6 +320,26 @@ Test(kiln_api, a_payload_over_51200_bytes_is_refused_and_others_are_still_served
 	EXPECT("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 32}", 204);
 }
 
+Test(kiln_api, http_api_max_payload_size_sets_the_limit)
+{
+	static char big[60000];
+	const char *small = "{\"vcpu_count\": 1, \"mem_size_mib\": 32}";	/* 37 bytes */
+	spawn("--http-api-max-payload-size", "36");
+	EXPECT("PUT", "/machine-config", small, 413);
+	cr_assert_str_eq(resp, "{\"fault_message\":\"Request payload with size larger than the "
+			 "limit of 36 bytes allowed by server.\"}");
+	EXPECT("GET", "/", NULL, 200);
+	cr_assert_eq(stop_kiln(), 143);
+	unlink(sock);
+	/* Raised: a body over Firecracker's 51200 bytes is served. */
+	memset(big, ' ', sizeof(big) - 1);
+	memcpy(big, small, strlen(small));
+	spawn("--http-api-max-payload-size", "1048576");
+	EXPECT("PUT", "/machine-config", big, 204);
+	EXPECT("GET", "/machine-config", NULL, 200);
+	cr_assert(strstr(resp, "\"mem_size_mib\":32"), "%s", resp);
+}
+
 Test(kiln_api, send_ctrl_alt_del_types_the_keys_on_the_i8042)
 {
 	char body[PATH_MAX + 64], buf[4096] = "";

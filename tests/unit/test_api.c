@@ -407,7 +407,7 @@ static void echo_handler(void *opaque, const struct http_request *r, struct http
 }
 
 static struct http_conn conn;
-static char conn_body[HTTP_MAX_PAYLOAD + 1], conn_out[HTTP_OUT_MAX];
+static char conn_body[HTTP_MAX_PAYLOAD_LIMIT + 1], conn_out[HTTP_OUT_MAX];
 
 /* Feed all of `in` (answering as needed); every answer appended to `all`. */
 static void feed_all(const char *in, size_t len, char *all, size_t size)
@@ -432,7 +432,7 @@ Test(api, http_pipelined_requests_answered_in_order)
 	const char in[] = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
 			  "PUT /b HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
 			  "GET /c?x=1 HTTP/1.1\r\n\r\n";
-	http_conn_init(&conn, conn_body, conn_out);
+	http_conn_init(&conn, conn_body, HTTP_MAX_PAYLOAD, conn_out);
 	feed_all(in, sizeof(in) - 1, all, sizeof(all));
 	const char *a = strstr(all, "{\"m\":\"GET\",\"p\":\"/a\",\"n\":0}");
 	const char *b = strstr(all, "{\"m\":\"PUT\",\"p\":\"/b\",\"n\":2}");
@@ -446,7 +446,7 @@ Test(api, http_one_byte_at_a_time)
 {
 	static char all[4096], got[4096];
 	const char in[] = "PUT /machine-config HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
-	http_conn_init(&conn, conn_body, conn_out);
+	http_conn_init(&conn, conn_body, HTTP_MAX_PAYLOAD, conn_out);
 	got[0] = '\0';
 	for (size_t i = 0; i < sizeof(in) - 1; i++) {
 		feed_all(in + i, 1, all, sizeof(all));
@@ -455,10 +455,12 @@ Test(api, http_one_byte_at_a_time)
 	cr_assert(strstr(got, "{\"m\":\"PUT\",\"p\":\"/machine-config\",\"n\":5}"), "%s", got);
 }
 
+static size_t conn_limit = HTTP_MAX_PAYLOAD;	/* the body limit expect_refused uses */
+
 static void expect_refused(const char *in, size_t len, const char *status_line, const char *msg)
 {
 	static char all[8192];
-	http_conn_init(&conn, conn_body, conn_out);
+	http_conn_init(&conn, conn_body, conn_limit, conn_out);
 	feed_all(in, len, all, sizeof(all));
 	cr_assert(conn.closing, "the connection stays open after: %s", all);
 	cr_assert(!strncmp(all, status_line, strlen(status_line)), "%s", all);
@@ -488,11 +490,55 @@ Test(api, http_limits_and_malformed_requests)
 		       "fault_message");
 }
 
+/* A request of `body_len` bytes of body, by Content-Length or in one chunk. */
+static size_t payload_request(char *buf, size_t size, size_t body_len, bool chunked)
+{
+	int n = chunked ? snprintf(buf, size, "PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+				   "\r\n%zx\r\n", body_len)
+			: snprintf(buf, size, "PUT /x HTTP/1.1\r\nContent-Length: %zu\r\n\r\n",
+				   body_len);
+	cr_assert(n > 0 && (size_t)n + body_len + 8 < size);
+	memset(buf + n, 'a', body_len);
+	n += (int)body_len;
+	if (chunked)
+		n += snprintf(buf + n, size - (size_t)n, "\r\n0\r\n\r\n");
+	return (size_t)n;
+}
+
+/* The body limit is the connection's own (--http-api-max-payload-size): up to it, served. */
+static void expect_limit(size_t limit)
+{
+	static char in[HTTP_MAX_PAYLOAD_LIMIT + 256], all[8192], want[128];
+	for (int chunked = 0; chunked < 2; chunked++) {
+		size_t len = payload_request(in, sizeof(in), limit, chunked);
+		http_conn_init(&conn, conn_body, limit, conn_out);
+		feed_all(in, len, all, sizeof(all));
+		snprintf(want, sizeof(want), "\"n\":%zu}", limit);
+		cr_assert(strstr(all, "HTTP/1.1 200 OK\r\n") && strstr(all, want),
+			  "limit %zu: %s", limit, all);
+		cr_assert_not(conn.closing);
+		len = payload_request(in, sizeof(in), limit + 1, chunked);
+		conn_limit = limit;
+		snprintf(want, sizeof(want), "{\"fault_message\":\"Request payload with size "
+			 "larger than the limit of %zu bytes allowed by server.\"}", limit);
+		expect_refused(in, len, "HTTP/1.1 413 Payload Too Large\r\n", want);
+		conn_limit = HTTP_MAX_PAYLOAD;
+	}
+}
+
+Test(api, http_payload_limit_is_the_one_given)
+{
+	expect_limit(1);
+	expect_limit(100);
+	expect_limit(HTTP_MAX_PAYLOAD);
+	expect_limit(HTTP_MAX_PAYLOAD_LIMIT);
+}
+
 Test(api, http_connection_close_is_honoured)
 {
 	static char all[4096];
 	const char in[] = "GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET /again HTTP/1.1\r\n\r\n";
-	http_conn_init(&conn, conn_body, conn_out);
+	http_conn_init(&conn, conn_body, HTTP_MAX_PAYLOAD, conn_out);
 	feed_all(in, sizeof(in) - 1, all, sizeof(all));
 	cr_assert(conn.closing);
 	cr_assert(strstr(all, "Connection: close"), "%s", all);
@@ -550,7 +596,7 @@ static const char *answer(int fd)
 
 Test(api, server_slow_client_does_not_hold_up_others)
 {
-	cr_assert_eq(api_server_init_fd(&srv, -1, api_route, &ctl), 0);
+	cr_assert_eq(api_server_init_fd(&srv, -1, HTTP_MAX_PAYLOAD, api_route, &ctl), 0);
 	int slow = client(), fast = client();
 	cr_assert_eq(write(slow, "GET / HT", 8), 8);
 	cr_assert_eq(api_server_poll(&srv, 10), 0);
@@ -566,7 +612,7 @@ Test(api, server_slow_client_does_not_hold_up_others)
 Test(api, server_full_closes_the_client_idle_longest)
 {
 	int fds[API_MAX_CONNS + 1];
-	cr_assert_eq(api_server_init_fd(&srv, -1, api_route, &ctl), 0);
+	cr_assert_eq(api_server_init_fd(&srv, -1, HTTP_MAX_PAYLOAD, api_route, &ctl), 0);
 	for (int i = 0; i < API_MAX_CONNS; i++) {
 		fds[i] = client();
 		usleep(1000);
@@ -582,5 +628,30 @@ Test(api, server_full_closes_the_client_idle_longest)
 	cr_assert(strstr(answer(fds[1]), "200 OK"));
 	for (int i = 0; i <= API_MAX_CONNS; i++)
 		close(fds[i]);
+	api_server_destroy(&srv);
+}
+
+Test(api, server_applies_its_payload_limit)
+{
+	static char in[512];
+	cr_assert_eq(api_server_init_fd(&srv, -1, 0, api_route, &ctl), -EINVAL);
+	api_server_destroy(&srv);
+	cr_assert_eq(api_server_init_fd(&srv, -1, HTTP_MAX_PAYLOAD_LIMIT + 1, api_route, &ctl),
+		     -EINVAL);
+	api_server_destroy(&srv);
+	cr_assert_eq(api_server_init_fd(&srv, -1, 20, api_route, &ctl), 0);
+	int fd = client();
+	const char body[] = "{\"state\": \"Paused\"}";	/* 19 bytes: within the limit */
+	int n = snprintf(in, sizeof(in), "PATCH /vm HTTP/1.1\r\nContent-Length: %zu\r\n\r\n%s",
+			 sizeof(body) - 1, body);
+	cr_assert_eq(write(fd, in, (size_t)n), n);
+	const char *a = answer(fd);
+	cr_assert(strstr(a, "HTTP/1.1 400 ") && strstr(a, "before starting"), "%s", a);
+	n = snprintf(in, sizeof(in), "PUT /actions HTTP/1.1\r\nContent-Length: 33\r\n\r\n"
+		     "{\"action_type\": \"FlushMetrics\"}");
+	cr_assert_eq(write(fd, in, (size_t)n), n);
+	a = answer(fd);
+	cr_assert(strstr(a, "HTTP/1.1 413 ") && strstr(a, "the limit of 20 bytes"), "%s", a);
+	close(fd);
 	api_server_destroy(&srv);
 }
