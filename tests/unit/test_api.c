@@ -46,15 +46,44 @@ static int fake_cad(void *o, struct error *err)
 	return 0;
 }
 
+/* PATCH /drives: what the machine was asked to do, and whether it manages. */
+static struct {
+	int calls, result;
+	unsigned int index;
+	char path[256];
+	struct rate_limiter_config rl;
+	bool path_given, rl_given, bandwidth, ops;
+} upd;
+
+static int fake_update_drive(void *o, unsigned int index, const struct drive_config *d,
+			     bool path, bool rl, bool bandwidth, bool ops, struct error *err)
+{
+	(void)o;
+	upd.calls++;
+	if (upd.result < 0)
+		return error_set(err, upd.result, "drives[%s].path_on_host: %s: a FIFO, not a "
+				 "regular file", d->drive_id, d->path_on_host);
+	upd.index = index;
+	snprintf(upd.path, sizeof(upd.path), "%s", d->path_on_host);
+	upd.rl = d->rate_limiter;
+	upd.path_given = path;
+	upd.rl_given = rl;
+	upd.bandwidth = bandwidth;
+	upd.ops = ops;
+	return 0;
+}
+
 static const struct controller_ops fake_ops = {
 	.start = fake_start, .pause = fake_pause, .resume = fake_resume,
 	.flush_metrics = fake_flush, .ctrl_alt_del = fake_cad,
+	.update_drive = fake_update_drive,
 };
 
 static void setup(void)
 {
 	ctl_init(&ctl, &fake_ops, NULL, "vm-1");
 	starts = pauses = resumes = flushes = cads = 0;
+	memset(&upd, 0, sizeof(upd));
 	start_result = 0;
 }
 
@@ -279,7 +308,98 @@ Test(api, actions_and_the_states)
 	cr_assert_eq(resumes, 1);
 	cr_assert_eq(ctl.state, VM_RUNNING);
 	BAD("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\"}",
-	    "drives: PATCH after the start is not supported yet");
+	    "drives[rootfs]: nothing to change: give path_on_host or rate_limiter");
+}
+
+Test(api, patch_drives_after_the_start)
+{
+	const char *data = "{\"drive_id\": \"data\", \"path_on_host\": \"/d.img\", "
+			   "\"is_root_device\": false, \"rate_limiter\": {\"bandwidth\": "
+			   "{\"size\": 1000, \"refill_time\": 100}}}";
+	OK("PUT", "/boot-source", "{\"kernel_image_path\": \"/k\"}");
+	OK("PUT", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r.img\", "
+	   "\"is_root_device\": true}");
+	OK("PUT", "/drives/data", data);
+	BAD("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \"/n.img\"}",
+	    CTL_ERR_BEFORE_START);
+	OK("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+
+	/* A new image: the machine gets the drive as it is to become, then the config shows it. */
+	OK("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \"/n.img\"}");
+	cr_assert_eq(upd.calls, 1);
+	cr_assert_eq(upd.index, 1u);
+	cr_assert_str_eq(upd.path, "/n.img");
+	cr_assert(upd.path_given && !upd.rl_given);
+	cr_assert_eq(upd.rl.bandwidth.size, 1000, "the limiter is passed on unchanged");
+	cr_assert_str_eq(ctl.cfg.drives[1].path_on_host, "/n.img");
+	cr_assert(strstr(req("GET", "/vm/config", NULL), "\"path_on_host\":\"/n.img\""));
+	cr_assert_str_eq(ctl.cfg.drives[0].path_on_host, "/r.img", "other drives stay");
+
+	/* A new ops bucket: bandwidth, not given, is kept. */
+	OK("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"rate_limiter\": {\"ops\": "
+	   "{\"size\": 10, \"refill_time\": 1000}}}");
+	cr_assert_eq(upd.calls, 2);
+	cr_assert(!upd.path_given && upd.rl_given && !upd.bandwidth && upd.ops);
+	cr_assert_str_eq(upd.path, "/n.img");
+	cr_assert_eq(upd.rl.bandwidth.size, 1000);
+	cr_assert_eq(upd.rl.ops.size, 10);
+	cr_assert_eq(ctl.cfg.drives[1].rate_limiter.ops.refill_time_ms, 1000);
+	cr_assert_eq(ctl.cfg.drives[1].rate_limiter.bandwidth.size, 1000);
+
+	/* Both at once, on the root drive; a long path fits the drive's string. */
+	static char body[CONFIG_PATH_MAX + 200], longpath[CONFIG_PATH_MAX];
+	memset(longpath, 'p', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	snprintf(body, sizeof(body), "{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\", "
+		 "\"rate_limiter\": {\"bandwidth\": {\"size\": 5, \"refill_time\": 7}}}",
+		 longpath);
+	OK("PATCH", "/drives/rootfs", body);
+	cr_assert_eq(upd.index, 0u);
+	cr_assert(upd.path_given && upd.rl_given && upd.bandwidth && !upd.ops);
+	cr_assert_str_eq(ctl.cfg.drives[0].path_on_host, longpath);
+	cr_assert_eq(ctl.cfg.drives[0].rate_limiter.bandwidth.refill_time_ms, 7);
+
+	/* Refused: nothing reaches the machine, and nothing changes. */
+	upd.calls = 0;
+	BAD("PATCH", "/drives/nope", "{\"drive_id\": \"nope\", \"path_on_host\": \"/x\"}",
+	    "drives[nope]: no such drive");
+	BAD("PATCH", "/drives/data", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/x\"}",
+	    "drives[data].drive_id: \\\"rootfs\\\" does not match the drive id in the path");
+	BAD("PATCH", "/drives/data", "{\"path_on_host\": \"/x\"}",
+	    "drives[data].drive_id: missing required key");
+	BAD("PATCH", "/drives/data", "{\"drive_id\": 1, \"path_on_host\": \"/x\"}",
+	    "drives[data].drive_id: expected a string, got an integer");
+	BAD("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \"\"}",
+	    "drives[data].path_on_host: must not be empty");
+	BAD("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": 5}",
+	    "drives[data].path_on_host: expected a string, got an integer");
+	BAD("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"is_read_only\": true}",
+	    "drives[data].is_read_only: unknown key");
+	BAD("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"rate_limiter\": {\"ops\": "
+	    "{\"size\": 0, \"refill_time\": 1}}}",
+	    "drives[data].rate_limiter.ops.size: must not be 0");
+	BAD("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"rate_limiter\": {\"ops\": "
+	    "{\"size\": 1}}}", "drives[data].rate_limiter.ops.refill_time: missing required key");
+	BAD("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"rate_limiter\": null}",
+	    "drives[data]: nothing to change: give path_on_host or rate_limiter");
+	BAD("PATCH", "/drives/data", "[1]", "drives[data]: expected an object, got an array");
+	BAD("PATCH", "/drives/data", "{", "drives: invalid JSON at line 1, column 1: "
+	    "string or '}' expected near end of file");
+	BAD("PATCH", "/drives/bad%20id", "{\"drive_id\": \"x\"}", "drives: the drive id in the "
+	    "path must be 1 to 64 characters of A-Z a-z 0-9 _ -");
+	snprintf(body, sizeof(body), "{\"drive_id\": \"data\", \"path_on_host\": \"/%s\"}",
+		 longpath);
+	BAD("PATCH", "/drives/data", body, "drives[data].path_on_host: 4096 bytes; a path has at "
+	    "most 4095");
+	cr_assert_eq(upd.calls, 0);
+	/* The machine refuses (the file is not a regular one): the config keeps the old path. */
+	upd.result = -EINVAL;
+	BAD("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \"/fifo\"}",
+	    "drives[data].path_on_host: /fifo: a FIFO, not a regular file");
+	cr_assert_eq(upd.calls, 1);
+	cr_assert_str_eq(ctl.cfg.drives[1].path_on_host, "/n.img");
+	cr_assert_eq(ctl.cfg.drives[1].rate_limiter.ops.size, 10);
+	cr_assert(strstr(req("GET", "/vm/config", NULL), "\"path_on_host\":\"/n.img\""));
 }
 
 Test(api, methods_paths_and_bodies)
