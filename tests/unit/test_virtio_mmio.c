@@ -385,3 +385,39 @@ Test(virtio_mmio, a_new_rate_limiter_applies_at_once)
 	uint32_t *used = at(USED_GPA);
 	cr_assert_eq(used[0] >> 16, 2, "both requests used");
 }
+
+Test(virtio_mmio, async_requests_in_flight_finish_on_the_image_they_were_made_for)
+{
+	struct error err = { 0 };
+	uint64_t size;
+	/* The same drive on io_uring, where a request completes only when reaped. */
+	virtio_mmio_destroy(&t);
+	dev->ops->destroy(dev);
+	drive.io_engine = DRIVE_ENGINE_ASYNC;
+	int ret = virtio_blk_create(&drive, 0, -1, 0, &gm, &stats, &dev, &err);
+	drive.io_engine = DRIVE_ENGINE_SYNC;
+	if (ret == -ENOSYS || ret == -EPERM) {
+		cr_assert_eq(virtio_blk_create(&drive, 0, -1, 0, &gm, &stats, &dev, &err), 0);
+		cr_assert_eq(virtio_mmio_init(&t, dev), 0);
+		cr_skip_test("io_uring is not available here: %s", err.msg);
+	}
+	cr_assert_eq(ret, 0, "%s", err.msg);
+	cr_assert_eq(virtio_mmio_init(&t, dev), 0);
+	start();
+	cr_assert_eq(request(VIRTIO_BLK_T_IN, 0, 512), 0xff, "in flight until reaped");
+	/* The swap waits for it: it completes, with the old image's data. */
+	int fd = new_image("new sector", 8192, &size);
+	cr_assert_eq(virtio_blk_update(dev, fd, size, NULL, false, false, &err), 0, "%s", err.msg);
+	cr_assert_eq(*(uint8_t *)at(DATA_GPA + 0x1000), VIRTIO_BLK_S_OK);
+	cr_assert(memcmp(at(DATA_GPA + 0x200), "sector zero", 11) == 0);
+	/* The next one goes to the new image; another swap waits for it in turn. */
+	strcpy(image2, "/tmp/kiln-virtio-mmio-new-XXXXXX");
+	cr_assert_eq(request(VIRTIO_BLK_T_IN, 0, 512), 0xff);
+	fd = new_image("third", 4096, &size);
+	cr_assert_eq(virtio_blk_update(dev, fd, size, NULL, false, false, &err), 0, "%s", err.msg);
+	cr_assert_eq(*(uint8_t *)at(DATA_GPA + 0x1000), VIRTIO_BLK_S_OK);
+	cr_assert(memcmp(at(DATA_GPA + 0x200), "new sector", 10) == 0);
+	cr_assert_eq(virtio_blk_capacity(dev), 8);
+	uint32_t *used = at(USED_GPA);
+	cr_assert_eq(used[0] >> 16, 2, "both requests used");
+}
