@@ -424,10 +424,6 @@ int virtio_blk_update(struct virtio_dev *dev, int fd, uint64_t size,
 	int ret = 0;
 
 	pthread_mutex_lock(&dev->lock);
-	if (rl && (ret = throttle_update(&b->throttle, rl, bandwidth, ops)) < 0) {
-		error_set(err, ret, "%s: rate_limiter: %s", dev->label, strerror(-ret));
-		goto out;
-	}
 	if (fd >= 0) {
 		/*
 		 * Every request started on the old image finishes on it first: the async
@@ -452,6 +448,11 @@ int virtio_blk_update(struct virtio_dev *dev, int fd, uint64_t size,
 		virtio_dev_config_changed(dev);
 		log_info("%s: the image changed: %llu sectors", dev->label,
 			 (unsigned long long)b->capacity);
+	}
+	/* Last: it fails only if its timer cannot be disarmed, which nothing else undoes. */
+	if (rl && (ret = throttle_update(&b->throttle, rl, bandwidth, ops)) < 0) {
+		error_set(err, ret, "%s: rate_limiter: %s", dev->label, strerror(-ret));
+		goto out;
 	}
 	/* Requests held back by the old limiter, or waiting for a request slot, go on. */
 	if (dev->queues[0].ready && virtio_dev_live(dev)) {
