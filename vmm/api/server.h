@@ -47,8 +47,9 @@ int api_server_init(struct api_server *s, const char *path, size_t max_payload,
 		    http_handler h, void *opaque, struct error *err) MUST_CHECK;
 /*
  * Serve an already listening socket (-1: none; tests hand a socketpair's end to
- * api_server_adopt). Everything the server will use is allocated here, before its
- * thread is filtered: the loop itself never allocates.
+ * api_server_adopt), taking request bodies of up to max_payload bytes (-EINVAL outside 1
+ * to HTTP_MAX_PAYLOAD_LIMIT). Everything the server will use is allocated here, before
+ * its thread is filtered: the loop itself never allocates.
  */
 int api_server_init_fd(struct api_server *s, int listen_fd, size_t max_payload, http_handler h,
 		       void *opaque) MUST_CHECK;
