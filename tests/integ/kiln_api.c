@@ -343,6 +343,8 @@ Test(kiln_api, patch_drives_swaps_the_image_and_the_guest_sees_the_new_size)
 	snprintf(body, sizeof(body), "{\"drive_id\": \"data\", \"path_on_host\": \"%s\", "
 		 "\"is_root_device\": false}", kt_path(&t, "old.img"));
 	EXPECT("PUT", "/drives/data", body, 204);
+	snprintf(body, sizeof(body), "{\"metrics_path\": \"%s\"}", kt_path(&t, "metrics"));
+	EXPECT("PUT", "/metrics", body, 204);
 	snprintf(body, sizeof(body), "{\"drive_id\": \"data\", \"path_on_host\": \"%s\"}",
 		 kt_path(&t, "new.img"));
 	EXPECT("PATCH", "/drives/data", body, 400);
@@ -394,6 +396,13 @@ Test(kiln_api, patch_drives_swaps_the_image_and_the_guest_sees_the_new_size)
 			 "\"refill_time\":1000}"), "%s", resp);
 	EXPECT("GET", "/", NULL, 200);
 	cr_assert(strstr(resp, "\"state\":\"Running\""), "%s", resp);
+	/* Two applied; the missing file and the FIFO refused by the device's side. */
+	EXPECT("PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", 204);
+	FILE *f = fopen(kt_path(&t, "metrics"), "r");
+	cr_assert_not_null(f);
+	buf[fread(buf, 1, sizeof(buf) - 1, f)] = '\0';
+	fclose(f);
+	cr_assert(strstr(buf, "\"update_count\":2,\"update_fails\":2"), "%s", buf);
 }
 
 Test(kiln_api, http_api_max_payload_size_sets_the_limit)

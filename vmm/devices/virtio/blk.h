@@ -33,6 +33,8 @@ struct blk_stats {
 	atomic_ulong invalid_reqs;	/* UNSUPP, out of range, writes to read-only drives */
 	atomic_ulong throttled;		/* a rate limiter held a request back */
 	atomic_ulong throttle_wakeups;	/* a rate limiter's timer resumed a queue */
+	atomic_ulong updates;		/* PATCH /drives applied */
+	atomic_ulong update_fails;	/* PATCH /drives refused by the device or its file */
 };
 
 /*
