@@ -18,6 +18,9 @@ const char cli_usage[] =
 "  --api-sock PATH           the API's Unix socket (default /run/firecracker.socket;\n"
 "                            a path that exists is refused)\n"
 "  --no-api                  no API: run from --config-file alone\n"
+"  --http-api-max-payload-size N\n"
+"                            the largest request body the API takes, in bytes:\n"
+"                            1 to 1048576 (default 51200)\n"
 "  --config-file FILE        VM configuration (boot-source, machine-config, ...);\n"
 "                            - reads it from standard input\n"
 "  --id ID                   instance id for log lines (default anonymous-instance;\n"
@@ -61,7 +64,7 @@ bool cli_valid_id(const char *id)
 enum opt { O_CONFIG, O_ID, O_LOG_PATH, O_LEVEL, O_SHOW_LEVEL, O_SHOW_ORIGIN, O_METRICS,
 	   O_BOOT_TIMER, O_NO_API, O_API_SOCK, O_START_US, O_START_CPU_US, O_PARENT_CPU_US,
 	   O_VERSION, O_HELP, O_SECCOMP_FILTER, O_NO_SECCOMP, O_MEM_OVERCOMMIT,
-	   O_MEM_LIMIT };
+	   O_MEM_LIMIT, O_MAX_PAYLOAD };
 
 static const struct { const char *name; enum opt opt; bool arg; } opts[] = {
 	{ "config-file", O_CONFIG, true }, { "id", O_ID, true },
@@ -75,6 +78,7 @@ static const struct { const char *name; enum opt opt; bool arg; } opts[] = {
 	{ "no-seccomp", O_NO_SECCOMP, false },
 	{ "allow-mem-overcommit", O_MEM_OVERCOMMIT, false },
 	{ "mem-limit-bytes", O_MEM_LIMIT, true },
+	{ "http-api-max-payload-size", O_MAX_PAYLOAD, true },
 };
 
 static int number(const char *flag, const char *v, uint64_t *out, struct error *err)
@@ -91,6 +95,7 @@ int cli_parse(int argc, char **argv, struct cli *cli, struct error *err)
 	memset(cli, 0, sizeof(*cli));
 	cli->id = CLI_DEFAULT_ID;
 	cli->api_sock = CLI_DEFAULT_API_SOCK;
+	cli->http_api_max_payload_size = CLI_DEFAULT_MAX_PAYLOAD;
 	cli->level = LOG_INFO;
 
 	for (int i = 1; i < argc; i++) {
@@ -152,6 +157,14 @@ int cli_parse(int argc, char **argv, struct cli *cli, struct error *err)
 				return err->code;
 			if (cli->mem_limit_bytes == 0)
 				return error_set(err, -EINVAL, "--%s: must not be 0", name);
+			break;
+		case O_MAX_PAYLOAD:
+			if (number(name, val, &cli->http_api_max_payload_size, err) < 0)
+				return err->code;
+			if (cli->http_api_max_payload_size < 1 ||
+			    cli->http_api_max_payload_size > CLI_MAX_PAYLOAD_LIMIT)
+				return error_set(err, -EINVAL, "--%s: %s is out of range (1 to %d)",
+						 name, val, CLI_MAX_PAYLOAD_LIMIT);
 			break;
 		case O_START_US:
 			cli->has_start_time = true;

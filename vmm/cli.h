@@ -29,10 +29,13 @@ struct cli {
 	uint64_t mem_limit_bytes;	/* from the jailer: its cgroup's limit; 0 when not given */
 	const char *api_sock;		/* the API's socket (CLI_DEFAULT_API_SOCK) */
 	bool no_api;			/* --no-api: --config-file alone */
+	uint64_t http_api_max_payload_size;	/* a request body's limit (CLI_DEFAULT_MAX_PAYLOAD) */
 };
 
 #define CLI_DEFAULT_ID "anonymous-instance"
 #define CLI_DEFAULT_API_SOCK "/run/firecracker.socket"	/* Firecracker's */
+#define CLI_DEFAULT_MAX_PAYLOAD 51200			/* Firecracker's, in bytes */
+#define CLI_MAX_PAYLOAD_LIMIT 1048576			/* the highest accepted */
 
 /* Parse argv; err names the offending flag. */
 int cli_parse(int argc, char **argv, struct cli *cli, struct error *err) MUST_CHECK;

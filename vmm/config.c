@@ -747,6 +747,79 @@ int config_apply_json(struct vm_config *cfg, enum config_section s, const char *
 	return ret;
 }
 
+static int parse_drive_update(json_t *o, const char *id, struct drive_update *u,
+			      struct error *err)
+{
+	static const char *const keys[] = { "drive_id", "path_on_host", "rate_limiter" };
+	char p[CONFIG_DRIVE_ID_MAX + 16];
+	json_t *v;
+	int ret;
+
+	if (!id || !valid_drive_id(id))
+		return error_set(err, -EINVAL, "drives: the drive id in the path must be 1 to %d "
+				 "characters of A-Z a-z 0-9 _ -", CONFIG_DRIVE_ID_MAX);
+	snprintf(p, sizeof(p), "drives[%s]", id);
+	if ((ret = expect_object(o, p, err)) < 0 ||
+	    (ret = check_keys(o, p, keys, ARRAY_SIZE(keys), err)) < 0)
+		return ret;
+	/* Strings are checked in place: get_string's copies would allocate. */
+	if (!(v = member(o, "drive_id")))
+		return error_set(err, -EINVAL, "%s.drive_id: missing required key", p);
+	if (!json_is_string(v))
+		return error_set(err, -EINVAL, "%s.drive_id: expected a string, got %s", p,
+				 type_name(v));
+	if (strlen(json_string_value(v)) != json_string_length(v) ||
+	    strcmp(json_string_value(v), id) != 0)
+		return error_set(err, -EINVAL, "%s.drive_id: \"%.*s\" does not match the drive id "
+				 "in the path", p, CONFIG_DRIVE_ID_MAX + 1, json_string_value(v));
+	if ((v = member(o, "path_on_host"))) {
+		const char *s = json_string_value(v);
+		if (!json_is_string(v))
+			return error_set(err, -EINVAL, "%s.path_on_host: expected a string, got %s",
+					 p, type_name(v));
+		if (strlen(s) != json_string_length(v))
+			return error_set(err, -EINVAL, "%s.path_on_host: contains a NUL character",
+					 p);
+		if (!*s)
+			return error_set(err, -EINVAL, "%s.path_on_host: must not be empty", p);
+		if (strlen(s) >= CONFIG_PATH_MAX)
+			return error_set(err, -ENAMETOOLONG, "%s.path_on_host: %zu bytes; a path has "
+					 "at most %d", p, strlen(s), CONFIG_PATH_MAX - 1);
+		memcpy(u->path_on_host, s, strlen(s) + 1);
+		u->has_path = true;
+	}
+	if ((ret = parse_rate_limiter(o, p, &u->rate_limiter, err)) < 0)
+		return ret;
+	v = member(o, "rate_limiter");
+	u->has_bandwidth = v && member(v, "bandwidth");
+	u->has_ops = v && member(v, "ops");
+	if (!u->has_path && !v)
+		return error_set(err, -EINVAL, "%s: nothing to change: give path_on_host or "
+				 "rate_limiter", p);
+	return 0;
+}
+
+int config_parse_drive_update(const char *id, const char *json, size_t len,
+			      struct drive_update *u, struct error *err)
+{
+	json_error_t jerr;
+	json_t *o;
+	int ret;
+
+	memset(u, 0, sizeof(*u));
+	if (len == 0)
+		return error_set(err, -EINVAL, "drives: the request has no body");
+	o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!o)
+		return error_set(err, -EINVAL, "drives: invalid JSON at line %d, column %d: %s",
+				 jerr.line, jerr.column, jerr.text);
+	ret = parse_drive_update(o, id, u, err);
+	json_decref(o);
+	if (ret < 0)
+		memset(u, 0, sizeof(*u));
+	return ret;
+}
+
 const char *config_section_name(enum config_section s)
 {
 	switch (s) {

@@ -122,6 +122,25 @@ enum config_section {
  */
 int config_apply_json(struct vm_config *cfg, enum config_section s, const char *id,
 		      const char *json, size_t len, struct error *err) MUST_CHECK;
+/*
+ * A PATCH /drives/{id} body, Firecracker's partial drive: `drive_id` (required, the
+ * path's) and `path_on_host` and/or `rate_limiter`. A bucket of `rate_limiter` given
+ * replaces that bucket; one absent or null is left as it is.
+ */
+struct drive_update {
+	bool has_path;
+	char path_on_host[CONFIG_PATH_MAX];	/* when has_path (no allocation after the start) */
+	bool has_bandwidth, has_ops;	/* rate_limiter's buckets given */
+	struct rate_limiter_config rate_limiter;	/* the buckets given */
+};
+
+/*
+ * Parse a PATCH /drives/{id} body (len bytes of JSON) for drive `id`; errors name
+ * "drives[<id>].<key>". Allocates nothing but jansson's (the VM runs by then). On
+ * error u is empty.
+ */
+int config_parse_drive_update(const char *id, const char *json, size_t len,
+			      struct drive_update *u, struct error *err) MUST_CHECK;
 /* The key of a section in the config file ("machine-config"). */
 const char *config_section_name(enum config_section s);
 /*

@@ -73,6 +73,61 @@ int ctl_configure(struct controller *ctl, enum config_section s, const char *id,
 	return ret;
 }
 
+int ctl_update_drive(struct controller *ctl, const char *id, const char *json, size_t len,
+		     struct error *err)
+{
+	static struct drive_update u;	/* 4 KiB of path: one request at a time, main thread */
+	unsigned int i;
+	int ret;
+
+	if (ctl->state == VM_NOT_STARTED)
+		return error_set(err, -EBUSY, CTL_ERR_BEFORE_START);
+	if ((ret = config_parse_drive_update(id, json, len, &u, err)) < 0)
+		return ret;
+	for (i = 0; i < ctl->cfg.nr_drives; i++)
+		if (strcmp(ctl->cfg.drives[i].drive_id, id) == 0)
+			break;
+	/* The id was checked by the parser: only A-Z a-z 0-9 _ -. */
+	if (i == ctl->cfg.nr_drives)
+		return error_set(err, -ENOENT, "drives[%s]: no such drive", id);
+	if (!ctl->ops->update_drive)
+		return unavailable("PATCH /drives", err);
+	/* The drive as it is to become: the old one, with what the body changes. */
+	struct drive_config d = ctl->cfg.drives[i];
+	if (u.has_path)
+		d.path_on_host = u.path_on_host;
+	if (u.has_bandwidth)
+		d.rate_limiter.bandwidth = u.rate_limiter.bandwidth;
+	if (u.has_ops)
+		d.rate_limiter.ops = u.rate_limiter.ops;
+	ret = ctl->ops->update_drive(ctl->opaque, i, &d, u.has_path,
+				     u.has_bandwidth || u.has_ops, u.has_bandwidth, u.has_ops,
+				     err);
+	if (ret < 0)
+		return ret;
+	/* ctl_start made room for any path in each drive's string. */
+	if (u.has_path)
+		memcpy(ctl->cfg.drives[i].path_on_host, u.path_on_host,
+		       strlen(u.path_on_host) + 1);
+	ctl->cfg.drives[i].rate_limiter = d.rate_limiter;
+	return 0;
+}
+
+/*
+ * Each drive's path_on_host gets room for any path (CONFIG_PATH_MAX), so that PATCH
+ * /drives can replace it once the VM runs, when this thread no longer allocates.
+ */
+static int room_for_paths(struct vm_config *cfg, struct error *err)
+{
+	for (unsigned int i = 0; i < cfg->nr_drives; i++) {
+		char *p = realloc(cfg->drives[i].path_on_host, CONFIG_PATH_MAX);
+		if (!p)
+			return error_set(err, -ENOMEM, "drives[%u]: out of memory", i);
+		cfg->drives[i].path_on_host = p;
+	}
+	return 0;
+}
+
 int ctl_start(struct controller *ctl, struct error *err)
 {
 	int ret;
@@ -84,6 +139,8 @@ int ctl_start(struct controller *ctl, struct error *err)
 				 "/boot-source before InstanceStart)");
 	if (!ctl->ops->start)
 		return unavailable("InstanceStart", err);
+	if ((ret = room_for_paths(&ctl->cfg, err)) < 0)
+		return ret;
 	if ((ret = ctl->ops->start(ctl->opaque, err)) < 0)
 		return ret;
 	ctl->state = VM_RUNNING;

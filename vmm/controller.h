@@ -22,6 +22,13 @@ struct controller_ops {
 	int (*ctrl_alt_del)(void *opaque, struct error *err);
 	int (*apply_logger)(void *opaque, struct error *err);
 	int (*apply_metrics)(void *opaque, struct error *err);
+	/*
+	 * PATCH /drives/{id} after the start: drive `index` of cfg becomes `d` (its new
+	 * path_on_host opened and swapped in when `path`, its new rate_limiter applied when
+	 * `rl`, the buckets `bandwidth` and `ops` say are new starting full).
+	 */
+	int (*update_drive)(void *opaque, unsigned int index, const struct drive_config *d,
+			    bool path, bool rl, bool bandwidth, bool ops, struct error *err);
 };
 
 struct controller {
@@ -44,6 +51,13 @@ void ctl_free(struct controller *ctl);
 /* One section from a request body: pre-boot only (-EBUSY after), validated by config.c. */
 int ctl_configure(struct controller *ctl, enum config_section s, const char *id,
 		  const char *json, size_t len, struct error *err) MUST_CHECK;
+/*
+ * PATCH /drives/{id}: after the start only. The body (Firecracker's partial drive) is
+ * validated, the drive looked up, the machine changed (ops->update_drive), and only then
+ * the configuration, so that GET /vm/config shows the drive as it is.
+ */
+int ctl_update_drive(struct controller *ctl, const char *id, const char *json, size_t len,
+		     struct error *err) MUST_CHECK;
 /* InstanceStart: once, from the pending configuration. */
 int ctl_start(struct controller *ctl, struct error *err) MUST_CHECK;
 /* PATCH /vm: Paused and Resumed, after the start only. */

@@ -507,7 +507,21 @@ static int ctrl_alt_del(void *opaque, struct error *err)
 	return 0;
 }
 
+/* PATCH /drives/{id}: on the main thread, which serves the devices' queues. */
+static int update_drive(void *opaque, unsigned int index, const struct drive_config *d,
+			bool path, bool rl, bool bandwidth, bool ops, struct error *err)
+{
+	struct kiln *k = opaque;
+	int ret = virtio_devices_update_drive(&k->devices, index, d, path, rl, bandwidth, ops,
+					      err);
+	if (ret == 0)
+		log_info("drives[%s] updated:%s%s%s", d->drive_id, path ? " path_on_host " : "",
+			 path ? d->path_on_host : "", rl ? " rate_limiter" : "");
+	return ret;
+}
+
 static const struct controller_ops kiln_ops = {
+	.update_drive = update_drive,
 	.ctrl_alt_del = ctrl_alt_del,
 	.start = start_vm,
 	.pause = pause_vm,
@@ -516,6 +530,9 @@ static const struct controller_ops kiln_ops = {
 	.apply_logger = apply_logger,
 	.apply_metrics = apply_metrics,
 };
+
+_Static_assert(CLI_MAX_PAYLOAD_LIMIT == HTTP_MAX_PAYLOAD_LIMIT &&
+	       CLI_DEFAULT_MAX_PAYLOAD == HTTP_MAX_PAYLOAD, "the API's body limits");
 
 /* The API's socket and thread, before anything else may fail slowly. */
 static int start_api(struct kiln *k, struct error *err)
@@ -526,8 +543,8 @@ static int start_api(struct kiln *k, struct error *err)
 		return ret;
 	if ((ret = api_mailbox_init(&k->mailbox)) < 0)
 		return error_set(err, ret, "API mailbox: %s", strerror(-ret));
-	if ((ret = api_server_init(&k->api, k->cli.api_sock, api_mailbox_call, &k->mailbox,
-				   err)) < 0)
+	if ((ret = api_server_init(&k->api, k->cli.api_sock, k->cli.http_api_max_payload_size,
+				   api_mailbox_call, &k->mailbox, err)) < 0)
 		return ret;
 	k->api_on = true;
 	return api_server_start(&k->api, filter, err);

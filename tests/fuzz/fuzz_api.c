@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		quiet = true;
 	}
 	ctl_init(&ctl, NULL, NULL, "fuzz");
-	http_conn_init(&c, body, out);
+	http_conn_init(&c, body, HTTP_MAX_PAYLOAD, out);
 	/* The first byte splits the rest into reads of 1 to 256 bytes, as a socket would. */
 	size_t chunk = size ? (size_t)data[0] + 1 : 1, off = size ? 1 : 0;
 	unsigned int answers = 0;

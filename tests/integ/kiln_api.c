@@ -320,6 +320,111 @@ Test(kiln_api, a_payload_over_51200_bytes_is_refused_and_others_are_still_served
 	EXPECT("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 32}", 204);
 }
 
+/* A raw image of `size` bytes whose sector 0 starts with `text`. */
+static void make_image(const char *name, const char *text, long size)
+{
+	FILE *f = fopen(kt_path(&t, name), "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	cr_assert_eq(truncate(kt_path(&t, name), size), 0);
+}
+
+Test(kiln_api, patch_drives_swaps_the_image_and_the_guest_sees_the_new_size)
+{
+	char body[PATH_MAX + 256], buf[8192] = "", want[PATH_MAX + 128];
+	make_image("old.img", "old image", 64 << 10);		/* 128 sectors */
+	make_image("new.img", "new image", (96 << 10) + 512);	/* 193 sectors */
+	cr_assert_eq(mkfifo(kt_path(&t, "fifo"), 0600), 0);
+	spawn(NULL, NULL);
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\"}", kt_guest("virtio_resize"));
+	EXPECT("PUT", "/boot-source", body, 204);
+	EXPECT("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 64}", 204);
+	snprintf(body, sizeof(body), "{\"drive_id\": \"data\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false}", kt_path(&t, "old.img"));
+	EXPECT("PUT", "/drives/data", body, 204);
+	snprintf(body, sizeof(body), "{\"metrics_path\": \"%s\"}", kt_path(&t, "metrics"));
+	EXPECT("PUT", "/metrics", body, 204);
+	snprintf(body, sizeof(body), "{\"drive_id\": \"data\", \"path_on_host\": \"%s\"}",
+		 kt_path(&t, "new.img"));
+	EXPECT("PATCH", "/drives/data", body, 400);
+	cr_assert(strstr(resp, "not supported before starting the microVM"), "%s", resp);
+	EXPECT("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", 204);
+	read_until("resize: ready\n", buf, sizeof(buf));
+	cr_assert(strstr(buf, "resize: start capacity 128 generation 0\n"), "%s", buf);
+	cr_assert(strstr(buf, "resize: sector 0 status 0 old image\n"), "%s", buf);
+
+	/* Refused, naming what is wrong; the drive and the guest are left alone. */
+	EXPECT("PATCH", "/drives/nope", "{\"drive_id\": \"nope\", \"path_on_host\": \"/x\"}", 400);
+	cr_assert_str_eq(resp, "{\"fault_message\":\"drives[nope]: no such drive\"}");
+	EXPECT("PATCH", "/drives/data", "{\"drive_id\": \"other\", \"path_on_host\": \"/x\"}",
+	       400);
+	cr_assert(strstr(resp, "drives[data].drive_id: \\\"other\\\" does not match the drive "
+			 "id in the path"), "%s", resp);
+	snprintf(body, sizeof(body), "{\"drive_id\": \"data\", \"path_on_host\": \"%s\"}",
+		 kt_path(&t, "missing.img"));
+	EXPECT("PATCH", "/drives/data", body, 400);
+	snprintf(want, sizeof(want), "drives[data].path_on_host: %s: No such file or directory",
+		 kt_path(&t, "missing.img"));
+	cr_assert(strstr(resp, want), "%s", resp);
+	snprintf(body, sizeof(body), "{\"drive_id\": \"data\", \"path_on_host\": \"%s\"}",
+		 kt_path(&t, "fifo"));
+	EXPECT("PATCH", "/drives/data", body, 400);
+	snprintf(want, sizeof(want), "drives[data].path_on_host: %s: a FIFO, not a regular file",
+		 kt_path(&t, "fifo"));
+	cr_assert(strstr(resp, want), "%s", resp);
+	EXPECT("GET", "/vm/config", NULL, 200);
+	cr_assert(strstr(resp, "old.img"), "%s", resp);
+
+	/* The new image: 204, and the guest gets a config change with the new size. */
+	snprintf(body, sizeof(body), "{\"drive_id\": \"data\", \"path_on_host\": \"%s\"}",
+		 kt_path(&t, "new.img"));
+	EXPECT("PATCH", "/drives/data", body, 204);
+	read_until("resize: done\n", buf, sizeof(buf));
+	cr_assert(strstr(buf, "resize: config change: capacity 193 generation 1\n"), "%s", buf);
+	cr_assert(strstr(buf, "resize: sector 0 status 0 new image\n"), "%s", buf);
+	cr_assert(strstr(buf, "resize: last sector status 0\n"), "%s", buf);
+	EXPECT("GET", "/vm/config", NULL, 200);
+	snprintf(want, sizeof(want), "\"path_on_host\":\"%s\"", kt_path(&t, "new.img"));
+	cr_assert(strstr(resp, want), "%s", resp);
+
+	/* A rate limiter, live: shown back, and the VM still answers. */
+	EXPECT("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"rate_limiter\": "
+	       "{\"ops\": {\"size\": 100, \"refill_time\": 1000}}}", 204);
+	EXPECT("GET", "/vm/config", NULL, 200);
+	cr_assert(strstr(resp, "\"ops\":{\"size\":100,\"one_time_burst\":null,"
+			 "\"refill_time\":1000}"), "%s", resp);
+	EXPECT("GET", "/", NULL, 200);
+	cr_assert(strstr(resp, "\"state\":\"Running\""), "%s", resp);
+	/* Two applied; the missing file and the FIFO refused by the device's side. */
+	EXPECT("PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", 204);
+	FILE *f = fopen(kt_path(&t, "metrics"), "r");
+	cr_assert_not_null(f);
+	buf[fread(buf, 1, sizeof(buf) - 1, f)] = '\0';
+	fclose(f);
+	cr_assert(strstr(buf, "\"update_count\":2,\"update_fails\":2"), "%s", buf);
+}
+
+Test(kiln_api, http_api_max_payload_size_sets_the_limit)
+{
+	static char big[60000];
+	const char *small = "{\"vcpu_count\": 1, \"mem_size_mib\": 32}";	/* 37 bytes */
+	spawn("--http-api-max-payload-size", "36");
+	EXPECT("PUT", "/machine-config", small, 413);
+	cr_assert_str_eq(resp, "{\"fault_message\":\"Request payload with size larger than the "
+			 "limit of 36 bytes allowed by server.\"}");
+	EXPECT("GET", "/", NULL, 200);
+	cr_assert_eq(stop_kiln(), 143);
+	unlink(sock);
+	/* Raised: a body over Firecracker's 51200 bytes is served. */
+	memset(big, ' ', sizeof(big) - 1);
+	memcpy(big, small, strlen(small));
+	spawn("--http-api-max-payload-size", "1048576");
+	EXPECT("PUT", "/machine-config", big, 204);
+	EXPECT("GET", "/machine-config", NULL, 200);
+	cr_assert(strstr(resp, "\"mem_size_mib\":32"), "%s", resp);
+}
+
 Test(kiln_api, send_ctrl_alt_del_types_the_keys_on_the_i8042)
 {
 	char body[PATH_MAX + 64], buf[4096] = "";

@@ -431,6 +431,11 @@ Test(kiln_badinput, bad_arguments_exit_153)
 	const char *value[] = { t.kiln, "--no-api", "--config-file", NULL };
 	proc_run(value, NULL, 10000, &r);
 	expect_error(153, "--config-file needs a value");
+	const char *payload[] = { t.kiln, "--api-sock", kt_path(&t, "api.sock"),
+				  "--http-api-max-payload-size", "0", NULL };
+	proc_run(payload, NULL, 10000, &r);
+	expect_error(153, "--http-api-max-payload-size: 0 is out of range (1 to 1048576)");
+	cr_assert_neq(access(kt_path(&t, "api.sock"), F_OK), 0, "a socket was created");
 }
 
 Test(kiln_badinput, help_and_version)

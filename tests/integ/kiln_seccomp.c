@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -654,7 +655,7 @@ static void scenario_live(struct coverage *cov, const char *allow_all, const cha
  */
 static void scenario_api(struct coverage *cov, const char *allow_all)
 {
-	char trace[PATH_MAX + 64], sock[PATH_MAX + 64], body[PATH_MAX + 64], resp[8192];
+	char trace[PATH_MAX + 64], sock[PATH_MAX + 64], body[PATH_MAX + 256], resp[8192];
 	char buf[512] = "";
 	int out = -1;
 
@@ -669,9 +670,42 @@ static void scenario_api(struct coverage *cov, const char *allow_all)
 		     resp);
 	cr_assert_eq(api_call(sock, "PUT", "/machine-config", "{\"vcpu_count\": 2, "
 			      "\"mem_size_mib\": 64}", resp, sizeof(resp)), 204, "%s", resp);
+	/* Two drives, a writable and a read-only one, whose images PATCH replaces later. */
+	static const char *const images[] = { "rw.img", "ro.img", "rw2.img", "ro2.img" };
+	for (unsigned int i = 0; i < sizeof(images) / sizeof(images[0]); i++) {
+		FILE *img = fopen(kt_path(&t, images[i]), "w");
+		cr_assert_not_null(img);
+		fclose(img);
+		cr_assert_eq(truncate(kt_path(&t, images[i]), 64 << 10), 0);
+	}
+	cr_assert_eq(mkfifo(kt_path(&t, "fifo"), 0600), 0);
+	char url[64];
+	snprintf(body, sizeof(body), "{\"drive_id\": \"rw\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false}", kt_path(&t, "rw.img"));
+	cr_assert_eq(api_call(sock, "PUT", "/drives/rw", body, resp, sizeof(resp)), 204, "%s",
+		     resp);
+	snprintf(body, sizeof(body), "{\"drive_id\": \"ro\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false, \"is_read_only\": true}", kt_path(&t, "ro.img"));
+	cr_assert_eq(api_call(sock, "PUT", "/drives/ro", body, resp, sizeof(resp)), 204, "%s",
+		     resp);
 	cr_assert_eq(api_call(sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}",
 			      resp, sizeof(resp)), 204, "%s", resp);
 	cr_assert(proc_read_until(out, buf, sizeof(buf), "idle: ready\n", 30000), "%s", buf);
+	/* PATCH /drives: new images (opened on the main thread), refused paths, a new limiter. */
+	static const struct { const char *id, *file; int status; } patches[] = {
+		{ "rw", "rw2.img", 204 }, { "ro", "ro2.img", 204 }, { "rw", "missing", 400 },
+		{ "rw", "fifo", 400 }, { "rw", "api.sock", 400 },
+	};
+	for (unsigned int i = 0; i < sizeof(patches) / sizeof(patches[0]); i++) {
+		snprintf(url, sizeof(url), "/drives/%s", patches[i].id);
+		snprintf(body, sizeof(body), "{\"drive_id\": \"%s\", \"path_on_host\": \"%s\"}",
+			 patches[i].id, kt_path(&t, patches[i].file));
+		cr_assert_eq(api_call(sock, "PATCH", url, body, resp, sizeof(resp)),
+			     patches[i].status, "%s: %s", patches[i].file, resp);
+	}
+	cr_assert_eq(api_call(sock, "PATCH", "/drives/rw", "{\"drive_id\": \"rw\", "
+			      "\"rate_limiter\": {\"ops\": {\"size\": 100, \"refill_time\": 1000}}}",
+			      resp, sizeof(resp)), 204, "%s", resp);
 	cr_assert_eq(api_call(sock, "GET", "/", NULL, resp, sizeof(resp)), 200, "%s", resp);
 	cr_assert_eq(api_call(sock, "GET", "/vm/config", NULL, resp, sizeof(resp)), 200);
 	cr_assert_eq(api_call(sock, "PUT", "/vsock", "{}", resp, sizeof(resp)), 400);

@@ -46,15 +46,44 @@ static int fake_cad(void *o, struct error *err)
 	return 0;
 }
 
+/* PATCH /drives: what the machine was asked to do, and whether it manages. */
+static struct {
+	int calls, result;
+	unsigned int index;
+	char path[256];
+	struct rate_limiter_config rl;
+	bool path_given, rl_given, bandwidth, ops;
+} upd;
+
+static int fake_update_drive(void *o, unsigned int index, const struct drive_config *d,
+			     bool path, bool rl, bool bandwidth, bool ops, struct error *err)
+{
+	(void)o;
+	upd.calls++;
+	if (upd.result < 0)
+		return error_set(err, upd.result, "drives[%s].path_on_host: %s: a FIFO, not a "
+				 "regular file", d->drive_id, d->path_on_host);
+	upd.index = index;
+	snprintf(upd.path, sizeof(upd.path), "%s", d->path_on_host);
+	upd.rl = d->rate_limiter;
+	upd.path_given = path;
+	upd.rl_given = rl;
+	upd.bandwidth = bandwidth;
+	upd.ops = ops;
+	return 0;
+}
+
 static const struct controller_ops fake_ops = {
 	.start = fake_start, .pause = fake_pause, .resume = fake_resume,
 	.flush_metrics = fake_flush, .ctrl_alt_del = fake_cad,
+	.update_drive = fake_update_drive,
 };
 
 static void setup(void)
 {
 	ctl_init(&ctl, &fake_ops, NULL, "vm-1");
 	starts = pauses = resumes = flushes = cads = 0;
+	memset(&upd, 0, sizeof(upd));
 	start_result = 0;
 }
 
@@ -279,7 +308,98 @@ Test(api, actions_and_the_states)
 	cr_assert_eq(resumes, 1);
 	cr_assert_eq(ctl.state, VM_RUNNING);
 	BAD("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\"}",
-	    "drives: PATCH after the start is not supported yet");
+	    "drives[rootfs]: nothing to change: give path_on_host or rate_limiter");
+}
+
+Test(api, patch_drives_after_the_start)
+{
+	const char *data = "{\"drive_id\": \"data\", \"path_on_host\": \"/d.img\", "
+			   "\"is_root_device\": false, \"rate_limiter\": {\"bandwidth\": "
+			   "{\"size\": 1000, \"refill_time\": 100}}}";
+	OK("PUT", "/boot-source", "{\"kernel_image_path\": \"/k\"}");
+	OK("PUT", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r.img\", "
+	   "\"is_root_device\": true}");
+	OK("PUT", "/drives/data", data);
+	BAD("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \"/n.img\"}",
+	    CTL_ERR_BEFORE_START);
+	OK("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+
+	/* A new image: the machine gets the drive as it is to become, then the config shows it. */
+	OK("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \"/n.img\"}");
+	cr_assert_eq(upd.calls, 1);
+	cr_assert_eq(upd.index, 1u);
+	cr_assert_str_eq(upd.path, "/n.img");
+	cr_assert(upd.path_given && !upd.rl_given);
+	cr_assert_eq(upd.rl.bandwidth.size, 1000, "the limiter is passed on unchanged");
+	cr_assert_str_eq(ctl.cfg.drives[1].path_on_host, "/n.img");
+	cr_assert(strstr(req("GET", "/vm/config", NULL), "\"path_on_host\":\"/n.img\""));
+	cr_assert_str_eq(ctl.cfg.drives[0].path_on_host, "/r.img", "other drives stay");
+
+	/* A new ops bucket: bandwidth, not given, is kept. */
+	OK("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"rate_limiter\": {\"ops\": "
+	   "{\"size\": 10, \"refill_time\": 1000}}}");
+	cr_assert_eq(upd.calls, 2);
+	cr_assert(!upd.path_given && upd.rl_given && !upd.bandwidth && upd.ops);
+	cr_assert_str_eq(upd.path, "/n.img");
+	cr_assert_eq(upd.rl.bandwidth.size, 1000);
+	cr_assert_eq(upd.rl.ops.size, 10);
+	cr_assert_eq(ctl.cfg.drives[1].rate_limiter.ops.refill_time_ms, 1000);
+	cr_assert_eq(ctl.cfg.drives[1].rate_limiter.bandwidth.size, 1000);
+
+	/* Both at once, on the root drive; a long path fits the drive's string. */
+	static char body[CONFIG_PATH_MAX + 200], longpath[CONFIG_PATH_MAX];
+	memset(longpath, 'p', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	snprintf(body, sizeof(body), "{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\", "
+		 "\"rate_limiter\": {\"bandwidth\": {\"size\": 5, \"refill_time\": 7}}}",
+		 longpath);
+	OK("PATCH", "/drives/rootfs", body);
+	cr_assert_eq(upd.index, 0u);
+	cr_assert(upd.path_given && upd.rl_given && upd.bandwidth && !upd.ops);
+	cr_assert_str_eq(ctl.cfg.drives[0].path_on_host, longpath);
+	cr_assert_eq(ctl.cfg.drives[0].rate_limiter.bandwidth.refill_time_ms, 7);
+
+	/* Refused: nothing reaches the machine, and nothing changes. */
+	upd.calls = 0;
+	BAD("PATCH", "/drives/nope", "{\"drive_id\": \"nope\", \"path_on_host\": \"/x\"}",
+	    "drives[nope]: no such drive");
+	BAD("PATCH", "/drives/data", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/x\"}",
+	    "drives[data].drive_id: \\\"rootfs\\\" does not match the drive id in the path");
+	BAD("PATCH", "/drives/data", "{\"path_on_host\": \"/x\"}",
+	    "drives[data].drive_id: missing required key");
+	BAD("PATCH", "/drives/data", "{\"drive_id\": 1, \"path_on_host\": \"/x\"}",
+	    "drives[data].drive_id: expected a string, got an integer");
+	BAD("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \"\"}",
+	    "drives[data].path_on_host: must not be empty");
+	BAD("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": 5}",
+	    "drives[data].path_on_host: expected a string, got an integer");
+	BAD("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"is_read_only\": true}",
+	    "drives[data].is_read_only: unknown key");
+	BAD("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"rate_limiter\": {\"ops\": "
+	    "{\"size\": 0, \"refill_time\": 1}}}",
+	    "drives[data].rate_limiter.ops.size: must not be 0");
+	BAD("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"rate_limiter\": {\"ops\": "
+	    "{\"size\": 1}}}", "drives[data].rate_limiter.ops.refill_time: missing required key");
+	BAD("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"rate_limiter\": null}",
+	    "drives[data]: nothing to change: give path_on_host or rate_limiter");
+	BAD("PATCH", "/drives/data", "[1]", "drives[data]: expected an object, got an array");
+	BAD("PATCH", "/drives/data", "{", "drives: invalid JSON at line 1, column 1: "
+	    "string or '}' expected near end of file");
+	BAD("PATCH", "/drives/bad%20id", "{\"drive_id\": \"x\"}", "drives: the drive id in the "
+	    "path must be 1 to 64 characters of A-Z a-z 0-9 _ -");
+	snprintf(body, sizeof(body), "{\"drive_id\": \"data\", \"path_on_host\": \"/%s\"}",
+		 longpath);
+	BAD("PATCH", "/drives/data", body, "drives[data].path_on_host: 4096 bytes; a path has at "
+	    "most 4095");
+	cr_assert_eq(upd.calls, 0);
+	/* The machine refuses (the file is not a regular one): the config keeps the old path. */
+	upd.result = -EINVAL;
+	BAD("PATCH", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \"/fifo\"}",
+	    "drives[data].path_on_host: /fifo: a FIFO, not a regular file");
+	cr_assert_eq(upd.calls, 1);
+	cr_assert_str_eq(ctl.cfg.drives[1].path_on_host, "/n.img");
+	cr_assert_eq(ctl.cfg.drives[1].rate_limiter.ops.size, 10);
+	cr_assert(strstr(req("GET", "/vm/config", NULL), "\"path_on_host\":\"/n.img\""));
 }
 
 Test(api, methods_paths_and_bodies)
@@ -407,7 +527,7 @@ static void echo_handler(void *opaque, const struct http_request *r, struct http
 }
 
 static struct http_conn conn;
-static char conn_body[HTTP_MAX_PAYLOAD + 1], conn_out[HTTP_OUT_MAX];
+static char conn_body[HTTP_MAX_PAYLOAD_LIMIT + 1], conn_out[HTTP_OUT_MAX];
 
 /* Feed all of `in` (answering as needed); every answer appended to `all`. */
 static void feed_all(const char *in, size_t len, char *all, size_t size)
@@ -432,7 +552,7 @@ Test(api, http_pipelined_requests_answered_in_order)
 	const char in[] = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
 			  "PUT /b HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
 			  "GET /c?x=1 HTTP/1.1\r\n\r\n";
-	http_conn_init(&conn, conn_body, conn_out);
+	http_conn_init(&conn, conn_body, HTTP_MAX_PAYLOAD, conn_out);
 	feed_all(in, sizeof(in) - 1, all, sizeof(all));
 	const char *a = strstr(all, "{\"m\":\"GET\",\"p\":\"/a\",\"n\":0}");
 	const char *b = strstr(all, "{\"m\":\"PUT\",\"p\":\"/b\",\"n\":2}");
@@ -446,7 +566,7 @@ Test(api, http_one_byte_at_a_time)
 {
 	static char all[4096], got[4096];
 	const char in[] = "PUT /machine-config HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
-	http_conn_init(&conn, conn_body, conn_out);
+	http_conn_init(&conn, conn_body, HTTP_MAX_PAYLOAD, conn_out);
 	got[0] = '\0';
 	for (size_t i = 0; i < sizeof(in) - 1; i++) {
 		feed_all(in + i, 1, all, sizeof(all));
@@ -455,10 +575,12 @@ Test(api, http_one_byte_at_a_time)
 	cr_assert(strstr(got, "{\"m\":\"PUT\",\"p\":\"/machine-config\",\"n\":5}"), "%s", got);
 }
 
+static size_t conn_limit = HTTP_MAX_PAYLOAD;	/* the body limit expect_refused uses */
+
 static void expect_refused(const char *in, size_t len, const char *status_line, const char *msg)
 {
 	static char all[8192];
-	http_conn_init(&conn, conn_body, conn_out);
+	http_conn_init(&conn, conn_body, conn_limit, conn_out);
 	feed_all(in, len, all, sizeof(all));
 	cr_assert(conn.closing, "the connection stays open after: %s", all);
 	cr_assert(!strncmp(all, status_line, strlen(status_line)), "%s", all);
@@ -488,11 +610,55 @@ Test(api, http_limits_and_malformed_requests)
 		       "fault_message");
 }
 
+/* A request of `body_len` bytes of body, by Content-Length or in one chunk. */
+static size_t payload_request(char *buf, size_t size, size_t body_len, bool chunked)
+{
+	int n = chunked ? snprintf(buf, size, "PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+				   "\r\n%zx\r\n", body_len)
+			: snprintf(buf, size, "PUT /x HTTP/1.1\r\nContent-Length: %zu\r\n\r\n",
+				   body_len);
+	cr_assert(n > 0 && (size_t)n + body_len + 8 < size);
+	memset(buf + n, 'a', body_len);
+	n += (int)body_len;
+	if (chunked)
+		n += snprintf(buf + n, size - (size_t)n, "\r\n0\r\n\r\n");
+	return (size_t)n;
+}
+
+/* The body limit is the connection's own (--http-api-max-payload-size): up to it, served. */
+static void expect_limit(size_t limit)
+{
+	static char in[HTTP_MAX_PAYLOAD_LIMIT + 256], all[8192], want[128];
+	for (int chunked = 0; chunked < 2; chunked++) {
+		size_t len = payload_request(in, sizeof(in), limit, chunked);
+		http_conn_init(&conn, conn_body, limit, conn_out);
+		feed_all(in, len, all, sizeof(all));
+		snprintf(want, sizeof(want), "\"n\":%zu}", limit);
+		cr_assert(strstr(all, "HTTP/1.1 200 OK\r\n") && strstr(all, want),
+			  "limit %zu: %s", limit, all);
+		cr_assert_not(conn.closing);
+		len = payload_request(in, sizeof(in), limit + 1, chunked);
+		conn_limit = limit;
+		snprintf(want, sizeof(want), "{\"fault_message\":\"Request payload with size "
+			 "larger than the limit of %zu bytes allowed by server.\"}", limit);
+		expect_refused(in, len, "HTTP/1.1 413 Payload Too Large\r\n", want);
+		conn_limit = HTTP_MAX_PAYLOAD;
+	}
+}
+
+Test(api, http_payload_limit_is_the_one_given)
+{
+	expect_limit(1);
+	expect_limit(100);
+	expect_limit(HTTP_MAX_PAYLOAD);
+	expect_limit(HTTP_MAX_PAYLOAD_LIMIT);
+}
+
 Test(api, http_connection_close_is_honoured)
 {
 	static char all[4096];
 	const char in[] = "GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET /again HTTP/1.1\r\n\r\n";
-	http_conn_init(&conn, conn_body, conn_out);
+	http_conn_init(&conn, conn_body, HTTP_MAX_PAYLOAD, conn_out);
 	feed_all(in, sizeof(in) - 1, all, sizeof(all));
 	cr_assert(conn.closing);
 	cr_assert(strstr(all, "Connection: close"), "%s", all);
@@ -550,7 +716,7 @@ static const char *answer(int fd)
 
 Test(api, server_slow_client_does_not_hold_up_others)
 {
-	cr_assert_eq(api_server_init_fd(&srv, -1, api_route, &ctl), 0);
+	cr_assert_eq(api_server_init_fd(&srv, -1, HTTP_MAX_PAYLOAD, api_route, &ctl), 0);
 	int slow = client(), fast = client();
 	cr_assert_eq(write(slow, "GET / HT", 8), 8);
 	cr_assert_eq(api_server_poll(&srv, 10), 0);
@@ -566,7 +732,7 @@ Test(api, server_slow_client_does_not_hold_up_others)
 Test(api, server_full_closes_the_client_idle_longest)
 {
 	int fds[API_MAX_CONNS + 1];
-	cr_assert_eq(api_server_init_fd(&srv, -1, api_route, &ctl), 0);
+	cr_assert_eq(api_server_init_fd(&srv, -1, HTTP_MAX_PAYLOAD, api_route, &ctl), 0);
 	for (int i = 0; i < API_MAX_CONNS; i++) {
 		fds[i] = client();
 		usleep(1000);
@@ -582,5 +748,30 @@ Test(api, server_full_closes_the_client_idle_longest)
 	cr_assert(strstr(answer(fds[1]), "200 OK"));
 	for (int i = 0; i <= API_MAX_CONNS; i++)
 		close(fds[i]);
+	api_server_destroy(&srv);
+}
+
+Test(api, server_applies_its_payload_limit)
+{
+	static char in[512];
+	cr_assert_eq(api_server_init_fd(&srv, -1, 0, api_route, &ctl), -EINVAL);
+	api_server_destroy(&srv);
+	cr_assert_eq(api_server_init_fd(&srv, -1, HTTP_MAX_PAYLOAD_LIMIT + 1, api_route, &ctl),
+		     -EINVAL);
+	api_server_destroy(&srv);
+	cr_assert_eq(api_server_init_fd(&srv, -1, 20, api_route, &ctl), 0);
+	int fd = client();
+	const char body[] = "{\"state\": \"Paused\"}";	/* 19 bytes: within the limit */
+	int n = snprintf(in, sizeof(in), "PATCH /vm HTTP/1.1\r\nContent-Length: %zu\r\n\r\n%s",
+			 sizeof(body) - 1, body);
+	cr_assert_eq(write(fd, in, (size_t)n), n);
+	const char *a = answer(fd);
+	cr_assert(strstr(a, "HTTP/1.1 400 ") && strstr(a, "before starting"), "%s", a);
+	n = snprintf(in, sizeof(in), "PUT /actions HTTP/1.1\r\nContent-Length: 33\r\n\r\n"
+		     "{\"action_type\": \"FlushMetrics\"}");
+	cr_assert_eq(write(fd, in, (size_t)n), n);
+	a = answer(fd);
+	cr_assert(strstr(a, "HTTP/1.1 413 ") && strstr(a, "the limit of 20 bytes"), "%s", a);
+	close(fd);
 	api_server_destroy(&srv);
 }

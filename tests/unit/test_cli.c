@@ -136,11 +136,41 @@ Test(cli, bad_numbers)
 		     "--start-time-us: \"\" is not a non-negative integer");
 }
 
+Test(cli, http_api_max_payload_size)
+{
+	cr_assert_eq(PARSE("--config-file", "/c"), 0, "%s", err.msg);
+	cr_assert_eq(cli.http_api_max_payload_size, 51200, "Firecracker's default");
+	cr_assert_eq(PARSE("--http-api-max-payload-size", "1000"), 0, "%s", err.msg);
+	cr_assert_eq(cli.http_api_max_payload_size, 1000);
+	cr_assert_eq(PARSE("--http-api-max-payload-size=1"), 0, "%s", err.msg);
+	cr_assert_eq(cli.http_api_max_payload_size, 1);
+	cr_assert_eq(PARSE("--http-api-max-payload-size", "1048576", "--api-sock", "/s"), 0, "%s",
+		     err.msg);
+	cr_assert_eq(cli.http_api_max_payload_size, 1048576);
+	expect_error(PARSE("--http-api-max-payload-size", "0"), -EINVAL,
+		     "--http-api-max-payload-size: 0 is out of range (1 to 1048576)");
+	expect_error(PARSE("--http-api-max-payload-size", "1048577"), -EINVAL,
+		     "--http-api-max-payload-size: 1048577 is out of range (1 to 1048576)");
+	expect_error(PARSE("--http-api-max-payload-size", "18446744073709551615"), -EINVAL,
+		     "--http-api-max-payload-size: 18446744073709551615 is out of range "
+		     "(1 to 1048576)");
+	expect_error(PARSE("--http-api-max-payload-size", "50k"), -EINVAL,
+		     "--http-api-max-payload-size: \"50k\" is not a non-negative integer");
+	expect_error(PARSE("--http-api-max-payload-size", "-1"), -EINVAL,
+		     "--http-api-max-payload-size: \"-1\" is not a non-negative integer");
+	expect_error(PARSE("--http-api-max-payload-size="), -EINVAL,
+		     "--http-api-max-payload-size: \"\" is not a non-negative integer");
+	expect_error(PARSE("--http-api-max-payload-size"), -EINVAL,
+		     "--http-api-max-payload-size needs a value");
+	cr_assert(strstr(cli_usage, "--http-api-max-payload-size N"));
+	cr_assert(strstr(cli_usage, "1 to 1048576 (default 51200)"));
+}
+
 Test(cli, unsupported_firecracker_flags)
 {
 	/* Firecracker flags kiln does not have are refused, never ignored. */
-	expect_error(PARSE("--http-api-max-payload-size", "1000"), -EINVAL,
-		     "unknown option --http-api-max-payload-size (see --help)");
+	expect_error(PARSE("--mmds-size-limit", "1000"), -EINVAL,
+		     "unknown option --mmds-size-limit (see --help)");
 	expect_error(PARSE("--metadata", "/m.json"), -EINVAL,
 		     "unknown option --metadata (see --help)");
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backends/backend.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/mmio.h"
 
@@ -306,4 +307,117 @@ Test(virtio_mmio, queue_reset_with_ring_reset)
 	cr_assert_eq(rd(VIRTIO_MMIO_QUEUE_READY), 0);
 	cr_assert_eq(dev->queues[0].desc_gpa, 0);
 	cr_assert_eq(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET, 0);
+}
+
+/* A second image: `size` bytes, sector 0 starting with `text`. Its fd, opened as kiln does. */
+static char image2[] = "/tmp/kiln-virtio-mmio-new-XXXXXX";
+
+static int new_image(const char *text, off_t size, uint64_t *got)
+{
+	struct error err = { 0 };
+	int fd = mkstemp(image2);
+	cr_assert(fd >= 0);
+	cr_assert_eq(ftruncate(fd, size), 0);
+	cr_assert_eq(pwrite(fd, text, strlen(text), 0), (ssize_t)strlen(text));
+	close(fd);
+	fd = backend_open_image("drives[testdisk].path_on_host", image2, drive.is_read_only, got,
+				&err);
+	unlink(image2);
+	cr_assert_geq(fd, 0, "%s", err.msg);
+	return fd;
+}
+
+Test(virtio_mmio, a_new_image_under_a_running_driver)
+{
+	struct error err = { 0 };
+	uint64_t size, n;
+	start();
+	cr_assert_eq(rd(VIRTIO_MMIO_CONFIG), 16, "8292 bytes: 16 sectors");
+	cr_assert_eq(rd(VIRTIO_MMIO_CONFIG_GENERATION), 0);
+	cr_assert_eq(request(VIRTIO_BLK_T_IN, 20, 512), VIRTIO_BLK_S_IOERR, "past the end");
+	cr_assert_eq(read(t.irq_fd, &n, 8), 8);
+	wr(VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_INT_USED);
+
+	int fd = new_image("new sector", 32 * 512 + 7, &size);
+	cr_assert_eq(virtio_blk_update(dev, fd, size, NULL, false, false, &err), 0, "%s", err.msg);
+	/* The driver is told: a new generation, a config-change interrupt, the new size. */
+	cr_assert_eq(rd(VIRTIO_MMIO_CONFIG_GENERATION), 1);
+	cr_assert_eq(rd(VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_INT_CONFIG);
+	cr_assert_eq(read(t.irq_fd, &n, 8), 8, "the interrupt went out");
+	cr_assert_eq(rd(VIRTIO_MMIO_CONFIG), 32);
+	cr_assert_eq(rd(VIRTIO_MMIO_CONFIG + 4), 0);
+	cr_assert_eq(virtio_blk_capacity(dev), 32);
+	/* Requests go to the new image, within its size. */
+	cr_assert_eq(request(VIRTIO_BLK_T_IN, 0, 512), VIRTIO_BLK_S_OK);
+	cr_assert(memcmp(at(DATA_GPA + 0x200), "new sector", 10) == 0);
+	cr_assert_eq(request(VIRTIO_BLK_T_IN, 20, 512), VIRTIO_BLK_S_OK);
+	cr_assert_eq(request(VIRTIO_BLK_T_IN, 32, 512), VIRTIO_BLK_S_IOERR);
+	cr_assert_eq(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET, 0);
+}
+
+Test(virtio_mmio, a_new_image_before_the_driver_raises_no_interrupt)
+{
+	struct error err = { 0 };
+	uint64_t size, n;
+	int fd = new_image("x", 4096, &size);
+	cr_assert_eq(virtio_blk_update(dev, fd, size, NULL, false, false, &err), 0, "%s", err.msg);
+	cr_assert_eq(rd(VIRTIO_MMIO_CONFIG), 8);
+	cr_assert_eq(rd(VIRTIO_MMIO_CONFIG_GENERATION), 1);
+	cr_assert_eq(rd(VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	cr_assert_eq(read(t.irq_fd, &n, 8), -1, "no interrupt before DRIVER_OK");
+}
+
+Test(virtio_mmio, a_new_rate_limiter_applies_at_once)
+{
+	struct error err = { 0 };
+	/* One op per 100 s: the first request passes, the second waits for the limiter. */
+	struct rate_limiter_config rl = { .ops = { .size = 1, .refill_time_ms = 100000 } };
+	start();
+	cr_assert_eq(virtio_blk_update(dev, -1, 0, &rl, false, true, &err), 0, "%s", err.msg);
+	cr_assert_eq(request(VIRTIO_BLK_T_IN, 0, 512), VIRTIO_BLK_S_OK);
+	cr_assert_eq(request(VIRTIO_BLK_T_IN, 0, 512), 0xff, "held back by the new limiter");
+	cr_assert_eq(atomic_load(&stats.throttled), 1);
+	/* Lifted (a bucket of a billion ops): the waiting request is served at once. */
+	rl.ops.size = 1000000000;
+	rl.ops.refill_time_ms = 1;
+	cr_assert_eq(virtio_blk_update(dev, -1, 0, &rl, false, true, &err), 0, "%s", err.msg);
+	cr_assert_eq(*(uint8_t *)at(DATA_GPA + 0x1000), VIRTIO_BLK_S_OK);
+	uint32_t *used = at(USED_GPA);
+	cr_assert_eq(used[0] >> 16, 2, "both requests used");
+}
+
+Test(virtio_mmio, async_requests_in_flight_finish_on_the_image_they_were_made_for)
+{
+	struct error err = { 0 };
+	uint64_t size;
+	/* The same drive on io_uring, where a request completes only when reaped. */
+	virtio_mmio_destroy(&t);
+	dev->ops->destroy(dev);
+	drive.io_engine = DRIVE_ENGINE_ASYNC;
+	int ret = virtio_blk_create(&drive, 0, -1, 0, &gm, &stats, &dev, &err);
+	drive.io_engine = DRIVE_ENGINE_SYNC;
+	if (ret == -ENOSYS || ret == -EPERM) {
+		cr_assert_eq(virtio_blk_create(&drive, 0, -1, 0, &gm, &stats, &dev, &err), 0);
+		cr_assert_eq(virtio_mmio_init(&t, dev), 0);
+		cr_skip_test("io_uring is not available here: %s", err.msg);
+	}
+	cr_assert_eq(ret, 0, "%s", err.msg);
+	cr_assert_eq(virtio_mmio_init(&t, dev), 0);
+	start();
+	cr_assert_eq(request(VIRTIO_BLK_T_IN, 0, 512), 0xff, "in flight until reaped");
+	/* The swap waits for it: it completes, with the old image's data. */
+	int fd = new_image("new sector", 8192, &size);
+	cr_assert_eq(virtio_blk_update(dev, fd, size, NULL, false, false, &err), 0, "%s", err.msg);
+	cr_assert_eq(*(uint8_t *)at(DATA_GPA + 0x1000), VIRTIO_BLK_S_OK);
+	cr_assert(memcmp(at(DATA_GPA + 0x200), "sector zero", 11) == 0);
+	/* The next one goes to the new image; another swap waits for it in turn. */
+	strcpy(image2, "/tmp/kiln-virtio-mmio-new-XXXXXX");
+	cr_assert_eq(request(VIRTIO_BLK_T_IN, 0, 512), 0xff);
+	fd = new_image("third", 4096, &size);
+	cr_assert_eq(virtio_blk_update(dev, fd, size, NULL, false, false, &err), 0, "%s", err.msg);
+	cr_assert_eq(*(uint8_t *)at(DATA_GPA + 0x1000), VIRTIO_BLK_S_OK);
+	cr_assert(memcmp(at(DATA_GPA + 0x200), "new sector", 10) == 0);
+	cr_assert_eq(virtio_blk_capacity(dev), 8);
+	uint32_t *used = at(USED_GPA);
+	cr_assert_eq(used[0] >> 16, 2, "both requests used");
 }

@@ -23,6 +23,14 @@ static int refuse(struct http_conn *c, int status, const char *msg)
 	return -1;
 }
 
+/* Firecracker's words for a body over the limit, with this connection's limit. */
+static int refuse_payload(struct http_conn *c)
+{
+	snprintf(c->error_text, sizeof(c->error_text), "Request payload with size larger than "
+		 "the limit of %zu bytes allowed by server.", c->max_payload);
+	return refuse(c, 413, c->error_text);
+}
+
 static int on_message_begin(http_parser *p)
 {
 	struct http_conn *c = conn_of(p);
@@ -58,18 +66,16 @@ static int on_headers_complete(http_parser *p)
 {
 	struct http_conn *c = conn_of(p);
 	/* content_length is ULLONG_MAX when the request gives none (chunked or no body). */
-	if (p->content_length != (uint64_t)-1 && p->content_length > HTTP_MAX_PAYLOAD)
-		return refuse(c, 413, "Request payload with size larger than the limit of 51200 "
-			      "bytes allowed by server.");
+	if (p->content_length != (uint64_t)-1 && p->content_length > c->max_payload)
+		return refuse_payload(c);
 	return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t len)
 {
 	struct http_conn *c = conn_of(p);
-	if (len > HTTP_MAX_PAYLOAD - c->body_len)
-		return refuse(c, 413, "Request payload with size larger than the limit of 51200 "
-			      "bytes allowed by server.");
+	if (len > c->max_payload - c->body_len)
+		return refuse_payload(c);
 	memcpy(c->body + c->body_len, at, len);
 	c->body_len += len;
 	return 0;
@@ -95,10 +101,11 @@ static const http_parser_settings settings = {
 	.on_message_complete = on_message_complete,
 };
 
-void http_conn_init(struct http_conn *c, char *body, char *out)
+void http_conn_init(struct http_conn *c, char *body, size_t max_payload, char *out)
 {
 	memset(c, 0, sizeof(*c));
 	c->body = body;
+	c->max_payload = max_payload;
 	c->out = out;
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;

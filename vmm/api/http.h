@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include "util.h"
 
-#define HTTP_MAX_PAYLOAD 51200		/* Firecracker's HTTP_MAX_PAYLOAD_SIZE */
+#define HTTP_MAX_PAYLOAD 51200		/* the default limit: Firecracker's HTTP_MAX_PAYLOAD_SIZE */
+#define HTTP_MAX_PAYLOAD_LIMIT 1048576	/* the highest --http-api-max-payload-size */
 #define HTTP_URL_MAX 1024
 #define HTTP_HEADERS_MAX 8192		/* every header line of one request together */
 #define HTTP_BODY_OUT_MAX (256 * 1024)	/* a response body (GET /vm/config is the largest) */
@@ -38,21 +39,24 @@ struct http_conn {
 	char url[HTTP_URL_MAX + 1];
 	size_t url_len;
 	size_t header_bytes;
-	char *body;		/* HTTP_MAX_PAYLOAD + 1 bytes, the caller's */
+	char *body;		/* max_payload + 1 bytes, the caller's */
 	size_t body_len;
+	size_t max_payload;	/* a body over this is refused (413) */
 	bool complete;		/* a whole request is waiting for its answer */
 	int error_status;	/* a request refused by the HTTP layer itself (400, 413) */
 	const char *error_msg;
+	char error_text[128];	/* error_msg when it has to name a number */
 	bool closing;		/* answer what is queued, then close */
 	char *out;		/* HTTP_OUT_MAX bytes, the caller's: the answer not yet written */
 	size_t out_len, out_off;
 };
 
 /*
- * A connection parses into `body` (HTTP_MAX_PAYLOAD + 1 bytes) and answers into `out`
- * (HTTP_OUT_MAX bytes), both the caller's: the HTTP layer never allocates.
+ * A connection parses into `body` (max_payload + 1 bytes) and answers into `out`
+ * (HTTP_OUT_MAX bytes), both the caller's: the HTTP layer never allocates. A body over
+ * max_payload bytes (1 to HTTP_MAX_PAYLOAD_LIMIT) is refused with 413.
  */
-void http_conn_init(struct http_conn *c, char *body, char *out);
+void http_conn_init(struct http_conn *c, char *body, size_t max_payload, char *out);
 
 /*
  * Parse up to len bytes; stops after one whole request, answers it (the handler, or the

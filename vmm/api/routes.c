@@ -183,6 +183,13 @@ static void configure(struct controller *ctl, enum config_section s, const char 
 	reply(resp, ctl_configure(ctl, s, id, req->body, req->body_len, &err), &err);
 }
 
+static void update_drive(struct controller *ctl, const char *id, const struct http_request *req,
+			 struct http_response *resp)
+{
+	struct error err = { 0 };
+	reply(resp, ctl_update_drive(ctl, id, req->body, req->body_len, &err), &err);
+}
+
 /* Sections set with PUT, pre-boot only. */
 static const struct {
 	const char *path;
@@ -234,8 +241,7 @@ static bool route(struct controller *ctl, const struct http_request *req,
 		if (v == HTTP_VERB_PUT)
 			configure(ctl, CONFIG_DRIVE, path + 8, req, resp);
 		else if (v == HTTP_VERB_PATCH)
-			fault(resp, 400, ctl->state == VM_NOT_STARTED ? CTL_ERR_BEFORE_START :
-			      "drives: PATCH after the start is not supported yet");
+			update_drive(ctl, path + 8, req, resp);
 		else
 			invalid_method_path(req, resp);
 		return true;

@@ -29,7 +29,8 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int api_server_init_fd(struct api_server *s, int listen_fd, http_handler h, void *opaque)
+int api_server_init_fd(struct api_server *s, int listen_fd, size_t max_payload, http_handler h,
+		       void *opaque)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	int ret = 0;
@@ -38,11 +39,14 @@ int api_server_init_fd(struct api_server *s, int listen_fd, http_handler h, void
 	s->listen_fd = listen_fd;
 	s->handler = h;
 	s->opaque = opaque;
+	s->max_payload = max_payload;
 	s->epfd = s->stop_efd = -1;
 	for (unsigned int i = 0; i < API_MAX_CONNS; i++)
 		s->conns[i].fd = -1;
+	if (max_payload == 0 || max_payload > HTTP_MAX_PAYLOAD_LIMIT)
+		return -EINVAL;
 	for (unsigned int i = 0; i < API_MAX_CONNS; i++) {
-		s->conns[i].body = malloc(HTTP_MAX_PAYLOAD + 1);
+		s->conns[i].body = malloc(max_payload + 1);
 		s->conns[i].out = malloc(HTTP_OUT_MAX);
 		if (!s->conns[i].body || !s->conns[i].out)
 			return -ENOMEM;
@@ -65,8 +69,8 @@ int api_server_init_fd(struct api_server *s, int listen_fd, http_handler h, void
 	return ret;
 }
 
-int api_server_init(struct api_server *s, const char *path, http_handler h, void *opaque,
-		    struct error *err)
+int api_server_init(struct api_server *s, const char *path, size_t max_payload,
+		    http_handler h, void *opaque, struct error *err)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	int fd, ret;
@@ -92,7 +96,7 @@ int api_server_init(struct api_server *s, const char *path, http_handler h, void
 		close(fd);
 		return error_set(err, ret, "--api-sock: %s: listen: %s", path, strerror(-ret));
 	}
-	ret = api_server_init_fd(s, fd, h, opaque);
+	ret = api_server_init_fd(s, fd, max_payload, h, opaque);
 	if (ret < 0) {
 		api_server_destroy(s);
 		return error_set(err, ret, "--api-sock: %s: %s", path, strerror(-ret));
@@ -135,7 +139,7 @@ void api_server_adopt(struct api_server *s, int fd)
 		conn_close(s, oldest);
 		c = oldest;
 	}
-	http_conn_init(&c->http, c->body, c->out);
+	http_conn_init(&c->http, c->body, s->max_payload, c->out);
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)(c - s->conns) };
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		log_ratelimited(LOG_WARN, "API: epoll_ctl: %m");

@@ -29,6 +29,7 @@ struct api_server {
 	int stop_efd;		/* written to end the loop (tests) */
 	http_handler handler;
 	void *opaque;
+	size_t max_payload;	/* a request body's limit in bytes (--http-api-max-payload-size) */
 	char *body_out;		/* HTTP_BODY_OUT_MAX bytes: the answer being made */
 	struct api_conn conns[API_MAX_CONNS];
 	const struct seccomp_filter *filter;	/* installed by the thread before its loop */
@@ -40,16 +41,18 @@ struct api_server {
 /*
  * Create the socket at `path` and listen (before any privilege is dropped that binding
  * needs). A path that exists is refused, as Firecracker does. Errors name --api-sock.
+ * Request bodies over max_payload bytes (1 to HTTP_MAX_PAYLOAD_LIMIT) are refused.
  */
-int api_server_init(struct api_server *s, const char *path, http_handler h, void *opaque,
-		    struct error *err) MUST_CHECK;
+int api_server_init(struct api_server *s, const char *path, size_t max_payload,
+		    http_handler h, void *opaque, struct error *err) MUST_CHECK;
 /*
  * Serve an already listening socket (-1: none; tests hand a socketpair's end to
- * api_server_adopt). Everything the server will use is allocated here, before its
- * thread is filtered: the loop itself never allocates.
+ * api_server_adopt), taking request bodies of up to max_payload bytes (-EINVAL outside 1
+ * to HTTP_MAX_PAYLOAD_LIMIT). Everything the server will use is allocated here, before
+ * its thread is filtered: the loop itself never allocates.
  */
-int api_server_init_fd(struct api_server *s, int listen_fd, http_handler h, void *opaque)
-	MUST_CHECK;
+int api_server_init_fd(struct api_server *s, int listen_fd, size_t max_payload, http_handler h,
+		       void *opaque) MUST_CHECK;
 /* Serve one connected stream socket as a client (tests); the idle-longest may make room. */
 void api_server_adopt(struct api_server *s, int fd);
 /* The thread: names itself kiln_api, installs `filter` (may be NULL), then serves. */

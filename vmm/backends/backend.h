@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 #include "error.h"
+#include "io.h"
 #include "util.h"
 
 /* The most iovecs one request may carry. */
@@ -37,6 +38,12 @@ struct backend_ops {
 	int (*commit)(struct backend *be);
 	/* Reap finished requests (event loop, when event_fd is readable). */
 	void (*process)(struct backend *be);
+	/*
+	 * Block until at least one request started finishes, and complete it (as process()
+	 * does). Only for engines whose requests finish later (event_fd >= 0): draining
+	 * before the image is replaced. 0 or -errno.
+	 */
+	int (*wait)(struct backend *be);
 	void (*destroy)(struct backend *be);
 };
 
@@ -66,6 +73,18 @@ int backend_file_create(int fd, backend_complete_fn complete, void *opaque,
  */
 int backend_uring_create(int fd, unsigned int depth, backend_complete_fn complete,
 			 void *opaque, struct backend **out) MUST_CHECK;
+
+/*
+ * Serve the image `fd` from now on, closing the one served so far: only with no request
+ * in flight (the async engine names the file by its descriptor until the kernel has
+ * started the request, so a request still pending would reach the new file).
+ */
+static inline void backend_replace_fd(struct backend *be, int fd)
+{
+	int old = be->fd;
+	be->fd = fd;
+	close_quietly(old);
+}
 
 static inline void backend_destroy(struct backend *be)
 {

@@ -87,6 +87,20 @@ static void uring_process(struct backend *be)
 	}
 }
 
+static int uring_wait(struct backend *be)
+{
+	struct uring_backend *u = to_uring(be);
+	struct io_uring_cqe *cqe;
+	int ret = uring_commit(be);
+
+	while (ret == 0 && (ret = io_uring_wait_cqe(&u->ring, &cqe)) == -EINTR)
+		;
+	if (ret < 0)
+		return ret;
+	uring_process(be);
+	return 0;
+}
+
 static void uring_destroy(struct backend *be)
 {
 	struct uring_backend *u = to_uring(be);
@@ -102,6 +116,7 @@ static const struct backend_ops uring_ops = {
 	.submit = uring_submit,
 	.commit = uring_commit,
 	.process = uring_process,
+	.wait = uring_wait,
 	.destroy = uring_destroy,
 };
 

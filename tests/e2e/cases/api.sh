@@ -61,3 +61,29 @@ case_send_ctrl_alt_del_reboots_a_linux_guest() {
 	grep -q e2e-slept "$out" && fail "the guest finished its command: Ctrl+Alt+Del did nothing"
 	grep -q 'guest reset through the i8042' "$err" || fail "no i8042 reset in kiln's log"
 }
+
+# PATCH /drives/{id} while Linux runs: its virtio-blk driver takes the config-change
+# interrupt, the disk grows from 1 MiB to 3 MiB, and reads come from the new image.
+case_patch_drive_gives_linux_the_new_image_and_its_size() {
+	command -v curl >/dev/null || skip "curl is not installed"
+	local old=$E2E_TMP/patch-old.img new=$E2E_TMP/patch-new.img
+	printf 'e2e-old-image' > "$old" && truncate -s 1M "$old"
+	printf 'e2e-new-image' > "$new" && truncate -s 3M "$new"
+	api_start apipatch
+	api 204 PUT /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$old\", \"is_root_device\": false, \"is_read_only\": true}"
+	api_configure 'cat /sys/block/vda/size; head -c 13 /dev/vda; echo; echo e2e-patch-ready
+		i=0; while [ "$(cat /sys/block/vda/size)" = 2048 ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i + 1)); done
+		echo 3 > /proc/sys/vm/drop_caches
+		cat /sys/block/vda/size; head -c 13 /dev/vda; echo; exit 0'
+	for _ in $(seq 900); do grep -q e2e-patch-ready "$out" && break; sleep 0.2; done
+	grep -q e2e-patch-ready "$out" || { kill "$api_pid"; fail "the guest never read its disk; $(tail -n 5 "$out")"; }
+	api 400 PATCH /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$E2E_TMP/no-such.img\"}"
+	api 204 PATCH /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$new\"}"
+	local st=0
+	api_wait || st=$?
+	[ "$st" -eq 0 ] || fail "kiln exited with $st; $(tail -n 5 "$err")"
+	local got
+	got=$(tr -d '\r' < "$out" | grep -x '2048\|6144\|e2e-old-image\|e2e-new-image' | tr '\n' ' ')
+	[ "$got" = "2048 e2e-old-image 6144 e2e-new-image " ] ||
+		fail "the guest saw: $got; $(tail -n 8 "$out")"
+}

@@ -359,8 +359,9 @@ int virtio_blk_create(const struct drive_config *d, unsigned int index, int fd, 
 		close(fd);
 		return error_set(err, -ENOMEM, "out of memory for drives[%u]", index);
 	}
-	ret = throttle_init(&b->throttle, &d->rate_limiter, &stats->throttled,
-			    &stats->throttle_wakeups);
+	/* Its timer made now, so that PATCH /drives can give it a limiter later. */
+	ret = throttle_init_updatable(&b->throttle, &d->rate_limiter, &stats->throttled,
+				      &stats->throttle_wakeups);
 	if (ret < 0) {
 		throttle_fini(&b->throttle);
 		free(b);
@@ -404,6 +405,66 @@ int virtio_blk_create(const struct drive_config *d, unsigned int index, int fd, 
 		  b->writeback ? ", writeback" : "", b->be->ops->name);
 	*out = &b->dev;
 	return 0;
+}
+
+/* Requests handed to the engine and not yet completed (lock held). */
+static unsigned int in_flight(const struct virtio_blk *b)
+{
+	unsigned int free_reqs = 0;
+	for (const struct blk_req *r = b->free_list; r; r = r->next_free)
+		free_reqs++;
+	return VIRTIO_BLK_QUEUE_SIZE - free_reqs;
+}
+
+int virtio_blk_update(struct virtio_dev *dev, int fd, uint64_t size,
+		      const struct rate_limiter_config *rl, bool bandwidth, bool ops,
+		      struct error *err)
+{
+	struct virtio_blk *b = to_blk(dev);
+	int ret = 0;
+
+	pthread_mutex_lock(&dev->lock);
+	if (fd >= 0) {
+		/*
+		 * Every request started on the old image finishes on it first: the async
+		 * engine names the file by its descriptor, which the new image takes over.
+		 * Their results reach the guest as usual.
+		 */
+		if ((ret = b->be->ops->commit(b->be)) < 0) {
+			error_set(err, ret, "%s: submitting requests: %s", dev->label,
+				  strerror(-ret));
+			goto out;
+		}
+		while (in_flight(b) > 0) {
+			if ((ret = b->be->ops->wait(b->be)) < 0) {
+				error_set(err, ret, "%s: waiting for requests in flight: %s",
+					  dev->label, strerror(-ret));
+				goto out;
+			}
+		}
+		backend_replace_fd(b->be, fd);
+		fd = -1;
+		b->capacity = size / VIRTIO_BLK_SECTOR;
+		virtio_dev_config_changed(dev);
+		log_info("%s: the image changed: %llu sectors", dev->label,
+			 (unsigned long long)b->capacity);
+	}
+	/* Last: it fails only if its timer cannot be disarmed, which nothing else undoes. */
+	if (rl && (ret = throttle_update(&b->throttle, rl, bandwidth, ops)) < 0) {
+		error_set(err, ret, "%s: rate_limiter: %s", dev->label, strerror(-ret));
+		goto out;
+	}
+	/* Requests held back by the old limiter, or waiting for a request slot, go on. */
+	if (dev->queues[0].ready && virtio_dev_live(dev)) {
+		b->stalled = false;
+		process_queue(b);
+	} else if (dev->queues[0].ready && virtq_should_signal(&dev->queues[0])) {
+		virtio_dev_signal_used(dev);
+	}
+out:
+	pthread_mutex_unlock(&dev->lock);
+	close_quietly(fd);
+	return ret;
 }
 
 uint64_t virtio_blk_capacity(const struct virtio_dev *dev)

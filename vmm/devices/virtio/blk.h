@@ -33,6 +33,8 @@ struct blk_stats {
 	atomic_ulong invalid_reqs;	/* UNSUPP, out of range, writes to read-only drives */
 	atomic_ulong throttled;		/* a rate limiter held a request back */
 	atomic_ulong throttle_wakeups;	/* a rate limiter's timer resumed a queue */
+	atomic_ulong updates;		/* PATCH /drives applied */
+	atomic_ulong update_fails;	/* PATCH /drives refused by the device or its file */
 };
 
 /*
@@ -44,6 +46,17 @@ struct blk_stats {
 int virtio_blk_create(const struct drive_config *d, unsigned int index, int fd, uint64_t size,
 		      const struct guest_mem *mem, struct blk_stats *stats,
 		      struct virtio_dev **out, struct error *err) MUST_CHECK;
+/*
+ * PATCH /drives/{id} on a running device (event loop's thread). With `fd` >= 0 (an image
+ * from backend_open_image of `size` bytes, owned by the device from here, even on
+ * error), requests in flight finish on the old image, the new one replaces it, the
+ * capacity becomes its size and the driver gets a config-change interrupt. With `rl`,
+ * the rate limiter becomes `rl`, the buckets `bandwidth` and `ops` say are new starting
+ * full. 0, or -errno with err naming the device.
+ */
+int virtio_blk_update(struct virtio_dev *dev, int fd, uint64_t size,
+		      const struct rate_limiter_config *rl, bool bandwidth, bool ops,
+		      struct error *err) MUST_CHECK;
 /* Capacity in 512-byte sectors (for logs and tests). */
 uint64_t virtio_blk_capacity(const struct virtio_dev *dev);
 

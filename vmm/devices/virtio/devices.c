@@ -8,6 +8,7 @@
 #include "backends/backend.h"
 #include "backends/vsock_uds.h"
 #include "io.h"
+#include "log.h"
 #include "metrics.h"
 #include "vm.h"
 
@@ -37,7 +38,40 @@ static int add_drive(struct virtio_devices *d, struct vm *vm, const struct vm_co
 	}
 	int ret = virtio_blk_create(&cfg->drives[i], i, fd, size, &vm->mem, &d->blk_stats, &dev,
 				    err);
-	return ret < 0 ? ret : add(d, dev, err);
+	if (ret < 0)
+		return ret;
+	d->drive_devs[i] = dev;
+	return add(d, dev, err);
+}
+
+int virtio_devices_update_drive(struct virtio_devices *d, unsigned int index,
+				const struct drive_config *dc, bool path, bool rl, bool bandwidth,
+				bool ops, struct error *err)
+{
+	char key[CONFIG_DRIVE_ID_MAX + 32];
+	uint64_t size = 0;
+	int fd = -1;
+
+	int ret;
+
+	if (index >= CONFIG_MAX_DRIVES || !d->drive_devs[index])
+		return error_set(err, -ENODEV, "drives[%s]: no such device", dc->drive_id);
+	if (path) {
+		snprintf(key, sizeof(key), "drives[%s].path_on_host", dc->drive_id);
+		fd = backend_open_image(key, dc->path_on_host, dc->is_read_only, &size, err);
+		if (fd < 0) {
+			atomic_fetch_add(&d->blk_stats.update_fails, 1);
+			return fd;
+		}
+		if (size % VIRTIO_BLK_SECTOR)
+			log_warn("%s: %s: %llu bytes is not a multiple of %d; the last %llu bytes "
+				 "are not used", key, dc->path_on_host, (unsigned long long)size,
+				 VIRTIO_BLK_SECTOR, (unsigned long long)(size % VIRTIO_BLK_SECTOR));
+	}
+	ret = virtio_blk_update(d->drive_devs[index], fd, size, rl ? &dc->rate_limiter : NULL,
+				bandwidth, ops, err);
+	atomic_fetch_add(ret < 0 ? &d->blk_stats.update_fails : &d->blk_stats.updates, 1);
+	return ret;
 }
 
 static void close_drive_fds(struct virtio_devices *d)
@@ -94,6 +128,8 @@ static int register_metrics(struct virtio_devices *d, struct metrics *m)
 	ret |= metrics_add(m, "block", "invalid_reqs_count", &b->invalid_reqs);
 	ret |= metrics_add(m, "block", "rate_limiter_throttled_events", &b->throttled);
 	ret |= metrics_add(m, "block", "rate_limiter_event_count", &b->throttle_wakeups);
+	ret |= metrics_add(m, "block", "update_count", &b->updates);
+	ret |= metrics_add(m, "block", "update_fails", &b->update_fails);
 	ret |= metrics_add(m, "entropy", "entropy_bytes", &d->rng_stats.entropy_bytes);
 	ret |= metrics_add(m, "entropy", "entropy_count", &d->rng_stats.entropy_count);
 	ret |= metrics_add(m, "entropy", "host_rng_fails", &d->rng_stats.host_rng_fails);

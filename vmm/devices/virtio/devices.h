@@ -20,6 +20,7 @@ struct virtio_devices {
 	struct virtio_dev *devs[VIRTIO_DEVICES_MAX];
 	struct virtio_mmio transports[VIRTIO_DEVICES_MAX];
 	unsigned int nr;
+	struct virtio_dev *drive_devs[CONFIG_MAX_DRIVES];	/* by index in cfg->drives */
 	struct blk_stats blk_stats;
 	struct rng_stats rng_stats;
 	struct vsock_stats vsock_stats;
@@ -54,6 +55,17 @@ int virtio_devices_create(struct virtio_devices *d, struct vm *vm, const struct 
 int virtio_devices_place(struct virtio_devices *d, struct vm *vm, struct error *err) MUST_CHECK;
 /* Register the devices' fds (kicks, engine completions) on the main loop. */
 int virtio_devices_attach(struct virtio_devices *d, struct evloop *loop) MUST_CHECK;
+/*
+ * PATCH /drives/{id} after the start, for drive `index` of the configuration, `d` being
+ * that drive as it is to become: with `path`, its path_on_host is opened (as at the
+ * start: regular files only, read-only unless the drive is writable) and replaces the
+ * device's image, the guest told of the new size; with `rl`, d->rate_limiter replaces
+ * the drive's limiter, the buckets `bandwidth` and `ops` say are new starting full.
+ * Errors name "drives[<id>].path_on_host" or the device; nothing changes then.
+ */
+int virtio_devices_update_drive(struct virtio_devices *d, unsigned int index,
+				const struct drive_config *dc, bool path, bool rl, bool bandwidth,
+				bool ops, struct error *err) MUST_CHECK;
 /* Free everything, after the vCPUs stopped. */
 void virtio_devices_destroy(struct virtio_devices *d);
 

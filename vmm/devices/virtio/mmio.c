@@ -61,10 +61,24 @@ static void mmio_needs_reset(struct virtio_dev *dev, const char *why)
 		raise_irq(t, VIRTIO_INT_CONFIG);
 }
 
+/*
+ * The device changed its configuration space: a new ConfigGeneration (a driver reading
+ * across the change reads again) and, once the driver is up, a config-change interrupt.
+ */
+static void mmio_config_changed(struct virtio_dev *dev)
+{
+	struct virtio_mmio *t = transport_of(dev);
+
+	t->config_generation++;
+	if (t->status & VIRTIO_STATUS_DRIVER_OK)
+		raise_irq(t, VIRTIO_INT_CONFIG);
+}
+
 static const struct virtio_transport_ops mmio_transport_ops = {
 	.live = mmio_live,
 	.signal_used = mmio_signal_used,
 	.needs_reset = mmio_needs_reset,
+	.config_changed = mmio_config_changed,
 };
 
 static void reset_device(struct virtio_mmio *t)

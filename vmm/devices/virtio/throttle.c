@@ -29,7 +29,43 @@ int throttle_init(struct throttle *t, const struct rate_limiter_config *c,
 	if (ret < 0)
 		return ret;
 	t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	return t->timer_fd < 0 ? -errno : 0;
+	if (t->timer_fd < 0)
+		return -errno;
+	t->limited = true;
+	return 0;
+}
+
+int throttle_init_updatable(struct throttle *t, const struct rate_limiter_config *c,
+			    atomic_ulong *throttled, atomic_ulong *wakeups)
+{
+	int ret = throttle_init(t, c, throttled, wakeups);
+	if (ret == 0 && t->timer_fd < 0 &&
+	    (t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0)
+		ret = -errno;
+	return ret;
+}
+
+int throttle_update(struct throttle *t, const struct rate_limiter_config *c, bool bandwidth,
+		    bool ops)
+{
+	struct rate_limiter rl;
+	struct itimerspec off = { { 0, 0 }, { 0, 0 } };
+
+	if (t->timer_fd < 0)
+		return -ENOTSUP;
+	int ret = rate_limiter_init(&rl, c, now_ns());
+	if (ret < 0)
+		return ret;
+	if (!bandwidth)
+		rl.bandwidth = t->rl.bandwidth;
+	if (!ops)
+		rl.ops = t->rl.ops;
+	if (t->waiting && timerfd_settime(t->timer_fd, 0, &off, NULL) < 0)
+		return -errno;
+	t->rl = rl;
+	t->limited = rate_limiter_active(&t->rl);
+	t->waiting = false;
+	return 0;
 }
 
 void throttle_fini(struct throttle *t)
@@ -43,7 +79,7 @@ int throttle_take(struct throttle *t, uint64_t bytes, uint64_t ops, const char *
 {
 	uint64_t wait;
 
-	if (t->timer_fd < 0)
+	if (!t->limited)
 		return 0;
 	if (t->waiting)
 		return -EAGAIN;

@@ -12,7 +12,8 @@
 
 struct throttle {
 	struct rate_limiter rl;
-	int timer_fd;			/* -1 without a limiter */
+	int timer_fd;			/* -1 without a limiter (unless made updatable) */
+	bool limited;			/* a bucket is configured */
 	bool waiting;			/* timer armed: leave the queue alone until it fires */
 	atomic_ulong *throttled;	/* times a request had to wait */
 	atomic_ulong *wakeups;		/* times the timer fired */
@@ -24,7 +25,23 @@ struct throttle {
  */
 int throttle_init(struct throttle *t, const struct rate_limiter_config *c,
 		  atomic_ulong *throttled, atomic_ulong *wakeups) MUST_CHECK;
+/*
+ * throttle_init for a limiter that may be replaced while the device runs
+ * (throttle_update): its timer is made now, even when it limits nothing yet, because
+ * no timer can be made once the thread is filtered.
+ */
+int throttle_init_updatable(struct throttle *t, const struct rate_limiter_config *c,
+			    atomic_ulong *throttled, atomic_ulong *wakeups) MUST_CHECK;
 void throttle_fini(struct throttle *t);
+
+/*
+ * Replace the limiter with `c` (lock held), for a throttle_init_updatable one: the
+ * buckets `bandwidth` and `ops` say are new start full, the others keep their state. A
+ * request that was waiting is retried at once by the device (throttle_waiting false).
+ * 0, or -errno with the old limiter kept (a configuration the limiter refuses, no timer).
+ */
+int throttle_update(struct throttle *t, const struct rate_limiter_config *c, bool bandwidth,
+		    bool ops) MUST_CHECK;
 
 /* Whether the device must leave its queue alone until the timer fires (lock held). */
 static inline bool throttle_waiting(const struct throttle *t)
@@ -35,7 +52,7 @@ static inline bool throttle_waiting(const struct throttle *t)
 /* Whether there is a limiter at all: only then is a request's cost worth computing. */
 static inline bool throttle_active(const struct throttle *t)
 {
-	return t->timer_fd >= 0;
+	return t->limited;
 }
 
 /*

@@ -48,3 +48,9 @@ void virtio_dev_needs_reset(struct virtio_dev *dev, const char *why)
 	if (dev->transport)
 		dev->transport->needs_reset(dev, why);
 }
+
+void virtio_dev_config_changed(struct virtio_dev *dev)
+{
+	if (dev->transport)
+		dev->transport->config_changed(dev);
+}

@@ -73,6 +73,8 @@ struct virtio_transport_ops {
 	bool (*live)(const struct virtio_dev *dev);
 	void (*signal_used)(struct virtio_dev *dev);
 	void (*needs_reset)(struct virtio_dev *dev, const char *why);
+	/* The configuration space changed: a new generation, a config-change interrupt. */
+	void (*config_changed)(struct virtio_dev *dev);
 };
 
 /* A device instance: embedded at the start of each device type's own struct. */
@@ -101,6 +103,8 @@ static inline bool virtio_has_feature(const struct virtio_dev *dev, unsigned int
 bool virtio_dev_live(const struct virtio_dev *dev);
 /* Interrupt the driver for used buffers (lock held). */
 void virtio_dev_signal_used(struct virtio_dev *dev);
+/* The device's configuration space changed (lock held): the driver is told to read it again. */
+void virtio_dev_config_changed(struct virtio_dev *dev);
 /* The driver broke the protocol: DEVICE_NEEDS_RESET and a config interrupt (lock held). */
 void virtio_dev_needs_reset(struct virtio_dev *dev, const char *why);
 
