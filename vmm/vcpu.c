@@ -8,15 +8,14 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "arch.h"
+#include "bus.h"
 #include "exit_codes.h"
 #include "log.h"
 #include "seccomp_filters.h"
 #include "test_hooks.h"
-#include "vm.h"
 
 #define VCPU_THREAD_STACK (256 * 1024)
 
@@ -38,15 +37,15 @@ int vcpu_signal_setup(void)
 	return sigaction(kick_signal(), &sa, NULL) < 0 ? -errno : 0;
 }
 
-int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id)
+int vcpu_create(const struct vcpu_host *host, struct vcpu *vcpu, unsigned int id)
 {
 	memset(vcpu, 0, sizeof(*vcpu));
-	vcpu->vm = vm;
+	vcpu->host = host;
 	vcpu->id = id;
-	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	vcpu->fd = ioctl(host->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (vcpu->fd < 0)
 		return -errno;
-	void *run = mmap(NULL, (size_t)vm->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	void *run = mmap(NULL, (size_t)host->mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
 			 vcpu->fd, 0);
 	if (run == MAP_FAILED) {
 		int e = -errno;
@@ -56,21 +55,6 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id)
 	}
 	vcpu->run = run;
 	return 0;
-}
-
-static uint64_t ts_us(const struct timespec *ts)
-{
-	return (uint64_t)ts->tv_sec * 1000000u + (uint64_t)ts->tv_nsec / 1000u;
-}
-
-static void record_startup(struct vm *vm)
-{
-	struct timespec cpu, now;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	vm->startup.cpu_us = ts_us(&cpu);
-	vm->startup.wall_us = ts_us(&now) - vm->main_start_ns / 1000u;
-	atomic_store(&vm->startup.recorded, true);
 }
 
 static void handle_io(struct vcpu *vcpu)
@@ -83,14 +67,14 @@ static void handle_io(struct vcpu *vcpu)
 
 	/* KVM fills these; still, never let them point outside the shared page. */
 	if ((size != 1 && size != 2 && size != 4) || count == 0 ||
-	    off + (uint64_t)size * count > (uint64_t)vcpu->vm->vcpu_mmap_size)
+	    off + (uint64_t)size * count > (uint64_t)vcpu->host->mmap_size)
 		return;
 	atomic_fetch_add_explicit(&vcpu->stats.exits_io, 1, memory_order_relaxed);
 	for (uint32_t i = 0; i < count; i++, data += size) {
 		if (run->io.direction == KVM_EXIT_IO_OUT)
-			handled &= bus_write(&vcpu->vm->pio, run->io.port, data, size);
+			handled &= bus_write(vcpu->host->pio, run->io.port, data, size);
 		else
-			handled &= bus_read(&vcpu->vm->pio, run->io.port, data, size);
+			handled &= bus_read(vcpu->host->pio, run->io.port, data, size);
 	}
 	if (!handled) {
 		atomic_fetch_add_explicit(&vcpu->stats.unhandled_io, 1, memory_order_relaxed);
@@ -110,9 +94,9 @@ static void handle_mmio(struct vcpu *vcpu)
 		return;
 	atomic_fetch_add_explicit(&vcpu->stats.exits_mmio, 1, memory_order_relaxed);
 	if (run->mmio.is_write)
-		handled = bus_write(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
+		handled = bus_write(vcpu->host->mmio, run->mmio.phys_addr, run->mmio.data, len);
 	else
-		handled = bus_read(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
+		handled = bus_read(vcpu->host->mmio, run->mmio.phys_addr, run->mmio.data, len);
 	if (!handled) {
 		atomic_fetch_add_explicit(&vcpu->stats.unhandled_mmio, 1, memory_order_relaxed);
 		log_ratelimited(LOG_DEBUG, "vCPU %u: unhandled MMIO %s 0x%llx size %u", vcpu->id,
@@ -177,7 +161,9 @@ static int handle_exit(struct vcpu *vcpu)
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
-	struct vm *vm = vcpu->vm;
+	const struct vcpu_machine_ops *ops = vcpu->host->ops;
+	void *machine = vcpu->host->machine;
+	bool first_run = vcpu->id == 0;
 	char name[16];
 	sigset_t set;
 
@@ -190,48 +176,47 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	/* The thread's filter goes on before it runs guest code, after every resource exists. */
-	if (vm->vcpu_filter) {
-		int ret = seccomp_install(vm->vcpu_filter);
+	if (vcpu->filter) {
+		int ret = seccomp_install(vcpu->filter);
 		if (ret < 0) {
 			log_error("vCPU %u: installing its seccomp filter: %s", vcpu->id,
 				  strerror(-ret));
-			vm_request_stop(vm, EXIT_GENERIC);
+			ops->request_stop(machine, EXIT_GENERIC);
 		}
 	}
 #ifdef KILN_TEST_HOOKS
 	test_hook_bad_syscall("vcpu");
 #endif
-	pthread_mutex_lock(&vm->start_gate);
-	pthread_mutex_unlock(&vm->start_gate);
-	pthread_barrier_wait(&vm->start_barrier);
-	while (!vm_stopping(vm)) {
-		if (vm_pausing(vm)) {
+	ops->wait_start(machine);
+	while (!ops->stopping(machine)) {
+		if (ops->pausing(machine)) {
 			/* Between two KVM_RUNs: the last exit is handled, the state is KVM's. */
 			arch_vcpu_paused(vcpu);
-			vm_park(vm);
+			ops->park(machine);
 			/* vm_pause's kick set immediate_exit; a stop since then is seen above. */
 			__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 			continue;
 		}
-		if (vcpu->id == 0 && !atomic_load_explicit(&vm->startup.recorded,
-							   memory_order_relaxed))
-			record_startup(vm);
+		if (first_run) {
+			first_run = false;
+			ops->first_run(machine);
+		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			log_error("vCPU %u: KVM_RUN: %m", vcpu->id);
 			arch_vcpu_dump(vcpu);
-			vm_request_stop(vm, EXIT_GENERIC);
+			ops->request_stop(machine, EXIT_GENERIC);
 			break;
 		}
 		int code = handle_exit(vcpu);
 		if (code >= 0)
-			vm_request_stop(vm, code);
+			ops->request_stop(machine, code);
 	}
 	return NULL;
 }
 
-int vcpu_start(struct vcpu *vcpu)
+int vcpu_start(struct vcpu *vcpu, const struct seccomp_filter *filter)
 {
 	pthread_attr_t attr;
 	int ret;
@@ -240,6 +225,7 @@ int vcpu_start(struct vcpu *vcpu)
 	if (test_hook_fail_vcpu_start(vcpu->id))
 		return -EAGAIN;
 #endif
+	vcpu->filter = filter;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, VCPU_THREAD_STACK);
 	ret = pthread_create(&vcpu->thread, &attr, vcpu_thread, vcpu);
@@ -262,7 +248,7 @@ void vcpu_kick(struct vcpu *vcpu)
 void vcpu_destroy(struct vcpu *vcpu)
 {
 	if (vcpu->run)
-		munmap(vcpu->run, (size_t)vcpu->vm->vcpu_mmap_size);
+		munmap(vcpu->run, (size_t)vcpu->host->mmap_size);
 	if (vcpu->fd >= 0)
 		close(vcpu->fd);
 	vcpu->run = NULL;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch.h"
@@ -85,13 +86,93 @@ int vm_create(struct vm *vm, int kvm_fd, const struct machine_config *mc, struct
 	return arch_vm_init(vm, err);
 }
 
+static bool vm_pausing(const struct vm *vm)
+{
+	return atomic_load(&vm->pausing);
+}
+
+/* A vCPU thread that found vm_pausing(): count itself parked and wait to be resumed. */
+static void vm_park(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (vm_pausing(vm) && !vm_stopping(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->parked--;
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+static uint64_t ts_us(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000000u + (uint64_t)ts->tv_nsec / 1000u;
+}
+
+/* The run protocol as the vCPU threads see it (struct vcpu_machine_ops). */
+static void vcpu_wait_start(void *machine)
+{
+	struct vm *vm = machine;
+	/* vm_start holds the gate until every thread exists, then all meet at the barrier. */
+	pthread_mutex_lock(&vm->start_gate);
+	pthread_mutex_unlock(&vm->start_gate);
+	pthread_barrier_wait(&vm->start_barrier);
+}
+
+static bool vcpu_stopping(void *machine)
+{
+	return vm_stopping(machine);
+}
+
+static bool vcpu_pausing(void *machine)
+{
+	return vm_pausing(machine);
+}
+
+static void vcpu_park(void *machine)
+{
+	vm_park(machine);
+}
+
+static void vcpu_request_stop(void *machine, int exit_code)
+{
+	vm_request_stop(machine, exit_code);
+}
+
+static void vcpu_first_run(void *machine)
+{
+	struct vm *vm = machine;
+	struct timespec cpu, now;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	vm->startup.cpu_us = ts_us(&cpu);
+	vm->startup.wall_us = ts_us(&now) - vm->main_start_ns / 1000u;
+	atomic_store(&vm->startup.recorded, true);
+}
+
+static const struct vcpu_machine_ops vm_vcpu_ops = {
+	.wait_start = vcpu_wait_start,
+	.stopping = vcpu_stopping,
+	.pausing = vcpu_pausing,
+	.park = vcpu_park,
+	.request_stop = vcpu_request_stop,
+	.first_run = vcpu_first_run,
+};
+
 int vm_create_vcpus(struct vm *vm, unsigned int count, struct error *err)
 {
+	vm->vcpu_host = (struct vcpu_host){
+		.vm_fd = vm->vm_fd,
+		.mmap_size = vm->vcpu_mmap_size,
+		.pio = &vm->pio,
+		.mmio = &vm->mmio,
+		.ops = &vm_vcpu_ops,
+		.machine = vm,
+	};
 	vm->vcpus = calloc(count, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return error_set(err, -ENOMEM, "out of memory for %u vCPUs", count);
 	for (unsigned int i = 0; i < count; i++) {
-		int ret = vcpu_create(vm, &vm->vcpus[i], i);
+		int ret = vcpu_create(&vm->vcpu_host, &vm->vcpus[i], i);
 		vm->nr_vcpus = i + (ret == 0);
 		if (ret < 0)
 			return error_set(err, ret, "KVM_CREATE_VCPU %u: %s", i, strerror(-ret));
@@ -109,7 +190,7 @@ int vm_start(struct vm *vm, int (*restrict_self)(void *opaque), void *opaque,
 	pthread_mutex_init(&vm->start_gate, NULL);
 	pthread_mutex_lock(&vm->start_gate);
 	for (; started < vm->nr_vcpus; started++) {
-		ret = vcpu_start(&vm->vcpus[started]);
+		ret = vcpu_start(&vm->vcpus[started], vm->vcpu_filter);
 		if (ret < 0) {
 			error_set(err, ret, "starting vCPU %u: %s", started, strerror(-ret));
 			break;
@@ -149,11 +230,6 @@ bool vm_stopping(const struct vm *vm)
 	return atomic_load(&vm->stopping);
 }
 
-bool vm_pausing(const struct vm *vm)
-{
-	return atomic_load(&vm->pausing);
-}
-
 static unsigned int started_vcpus(const struct vm *vm)
 {
 	unsigned int n = 0;
@@ -181,17 +257,6 @@ void vm_resume(struct vm *vm)
 	pthread_mutex_lock(&vm->pause_lock);
 	atomic_store(&vm->pausing, false);
 	pthread_cond_broadcast(&vm->pause_cond);
-	pthread_mutex_unlock(&vm->pause_lock);
-}
-
-void vm_park(struct vm *vm)
-{
-	pthread_mutex_lock(&vm->pause_lock);
-	vm->parked++;
-	pthread_cond_broadcast(&vm->pause_cond);
-	while (vm_pausing(vm) && !vm_stopping(vm))
-		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
-	vm->parked--;
 	pthread_mutex_unlock(&vm->pause_lock);
 }
 

@@ -11,8 +11,8 @@
 #include "config.h"
 #include "error.h"
 #include "memory.h"
+#include "vcpu.h"
 
-struct vcpu;
 struct serial;
 struct metrics;
 struct seccomp_filter;
@@ -60,6 +60,7 @@ struct vm {
 	unsigned int nr_vcpus;
 	bool smt;
 	struct vcpu *vcpus;
+	struct vcpu_host vcpu_host;	/* what the vCPUs are given: the buses, the protocol below */
 	/*
 	 * vm_start holds the gate while it creates the vCPU threads and restricts itself;
 	 * each thread installs its filter, passes the gate, then meets the others and
@@ -135,9 +136,6 @@ bool vm_stopping(const struct vm *vm);
 int vm_pause(struct vm *vm) MUST_CHECK;
 /* Let the parked vCPUs run again, their state as they left it. */
 void vm_resume(struct vm *vm);
-bool vm_pausing(const struct vm *vm);
-/* A vCPU thread that found vm_pausing(): count itself parked and wait to be resumed. */
-void vm_park(struct vm *vm);
 /* Join vCPU threads after a stop; returns the exit code. */
 int vm_join(struct vm *vm);
 void vm_destroy(struct vm *vm);
