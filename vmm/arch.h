@@ -12,6 +12,8 @@
 #include "memory.h"
 
 struct vm;
+struct serial;
+struct metrics;
 struct vcpu;
 struct vm_device_desc;
 struct vm_boot_files;
@@ -23,8 +25,19 @@ int arch_mem_layout(uint64_t mem_size, struct gm_region *regions, unsigned int *
 		    struct error *err) MUST_CHECK;
 /* Create interrupt controllers, timers and arch-specific VM state (after memory). */
 int arch_vm_init(struct vm *vm, struct error *err) MUST_CHECK;
-/* Create the machine's own devices (serial, keyboard controller...) on the buses. */
-int arch_devices_init(struct vm *vm, const struct vm_config *cfg, struct error *err) MUST_CHECK;
+/* What the machine's own devices are given: nothing of them is in struct vm. */
+struct arch_devices_env {
+	struct serial *console;		/* the console UART, made by its owner on arch_console_irq() */
+	struct metrics *metrics;	/* where they register their counters; NULL: nowhere */
+};
+/* The interrupt line the machine wires its console UART to. */
+unsigned int arch_console_irq(void);
+/*
+ * Create the machine's own devices (keyboard controller, RTC...) and place them and the
+ * console UART on the buses. The UART stays its owner's.
+ */
+int arch_devices_init(struct vm *vm, const struct vm_config *cfg,
+		      const struct arch_devices_env *env, struct error *err) MUST_CHECK;
 /*
  * Tell the guest about a device (vm_announce_device calls this): x86-64 describes it in
  * the ACPI DSDT at arch_load_boot (and, with acpi=off, appends a command-line entry),

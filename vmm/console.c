@@ -11,12 +11,15 @@
 
 #include "devices/serial.h"
 #include "log.h"
+#include "vm.h"
 
 static struct {
 	struct evloop *loop;
 	struct serial *serial;
 	int fd;
 	bool paused;
+	struct vm *vm;		/* the UART's interrupt: line irq of this VM */
+	unsigned int irq;
 } con = { .fd = -1 };
 
 static struct termios saved_tty;
@@ -61,13 +64,33 @@ static void on_input(void *opaque, uint32_t events)
 	}
 }
 
-void console_rx_space(void *opaque)
+/* The UART's receive FIFO has room again (any thread): resume reading input. */
+static void console_rx_space(void *opaque)
 {
 	(void)opaque;
 	if (con.paused && con.fd >= 0) {
 		con.paused = false;
 		evloop_modify(con.loop, con.fd, EPOLLIN);
 	}
+}
+
+static void console_set_irq(void *opaque, int level)
+{
+	(void)opaque;
+	if (vm_irq_line(con.vm, con.irq, level) < 0)
+		log_ratelimited(LOG_ERROR, "console interrupt %u: %m", con.irq);
+}
+
+static const struct serial_ops console_uart_ops = {
+	.set_irq = console_set_irq,
+	.rx_space = console_rx_space,
+};
+
+struct serial *console_uart_create(struct vm *vm, unsigned int irq, int out_fd)
+{
+	con.vm = vm;
+	con.irq = irq;
+	return serial_create(out_fd, &console_uart_ops, NULL);
 }
 
 int console_attach(struct evloop *loop, struct serial *serial, int in_fd)

@@ -6,6 +6,7 @@
 #include "util.h"
 
 struct serial;
+struct vm;
 
 /*
  * Feed stdin to the serial port from the event loop. When stdin is a terminal it is
@@ -13,8 +14,11 @@ struct serial;
  * runs on every exit path (including fatal signals: it is async-signal-safe).
  */
 int console_attach(struct evloop *loop, struct serial *serial, int in_fd) MUST_CHECK;
-/* Resume reading input once the UART has room (any thread). */
-void console_rx_space(void *opaque);
+/*
+ * The console UART: its output goes to out_fd, its interrupt is line `irq` of the VM's
+ * irqchip, and when its receive FIFO drains, console input resumes. One per process.
+ */
+struct serial *console_uart_create(struct vm *vm, unsigned int irq, int out_fd);
 void console_restore(void);
 
 #endif

@@ -56,6 +56,7 @@ struct kiln {
 	bool start_fatal;		/* a start failed past its inputs: kiln ends */
 	int metrics_timer_fd;
 	int console_fd;		/* serial.serial_out_path, -1 for standard output */
+	struct serial *console;	/* the console UART, which the machine places on its bus */
 };
 
 static uint64_t monotonic_ns(void)
@@ -167,7 +168,7 @@ static int setup_boot_timer(struct kiln *k, struct error *err)
 
 static int register_metrics(struct kiln *k)
 {
-	const struct serial_stats *s = serial_stats(k->vm.console);
+	const struct serial_stats *s = serial_stats(k->console);
 	int ret = 0;
 
 	ret |= metrics_add(&k->metrics, "uart", "write_count", &s->write_count);
@@ -323,15 +324,16 @@ static int build_vm(struct kiln *k, struct error *err, int *code)
 	k->vm.smt = cfg->machine.smt;
 	if ((ret = vm_create(&k->vm, k->kvm_fd, &cfg->machine, err)) < 0)
 		return ret;
-	k->vm.console_out_fd = k->console_fd >= 0 ? k->console_fd : STDOUT_FILENO;
 
 	*code = EXIT_GENERIC;
 	if ((ret = vm_create_vcpus(&k->vm, cfg->machine.vcpu_count, err)) < 0)
 		return ret;
-	k->vm.console_rx_space = console_rx_space;
-	k->vm.metrics = &k->metrics;
-	k->vm.vcpu_filter = k->filters ? seccomp_find(k->filters, "vcpu") : NULL;
-	if ((ret = arch_devices_init(&k->vm, cfg, err)) < 0)
+	k->console = console_uart_create(&k->vm, arch_console_irq(),
+					 k->console_fd >= 0 ? k->console_fd : STDOUT_FILENO);
+	if (!k->console)
+		return error_set(err, -ENOMEM, "out of memory for the console UART");
+	struct arch_devices_env env = { .console = k->console, .metrics = &k->metrics };
+	if ((ret = arch_devices_init(&k->vm, cfg, &env, err)) < 0)
 		return ret;
 	if (k->cli.boot_timer && (ret = setup_boot_timer(k, err)) < 0)
 		return ret;
@@ -340,7 +342,7 @@ static int build_vm(struct kiln *k, struct error *err, int *code)
 	cmdline_append(&k->vm.cmdline, "%s",
 		       cfg->boot.boot_args ? cfg->boot.boot_args : CONFIG_DEFAULT_BOOT_ARGS);
 	/* Virtio devices: open the drives, then give each a window, an IRQ and a cmdline entry. */
-	if ((ret = virtio_devices_create(&k->devices, &k->vm, cfg, err)) < 0)
+	if ((ret = virtio_devices_create(&k->devices, &k->vm, cfg, &k->metrics, err)) < 0)
 		return ret;
 	*code = EXIT_GENERIC;
 	if ((ret = virtio_devices_place(&k->devices, &k->vm, err)) < 0)
@@ -379,7 +381,7 @@ static int setup_loop(struct kiln *k, struct error *err)
 		return error_set(err, ret, "epoll: %s", strerror(-ret));
 	if ((ret = evloop_add(&k->loop, k->vm.stop_efd, EPOLLIN, on_stop, k)) < 0 ||
 	    (ret = signals_attach(&k->loop, &k->vm)) < 0 ||
-	    (ret = console_attach(&k->loop, k->vm.console, STDIN_FILENO)) < 0 ||
+	    (ret = console_attach(&k->loop, k->console, STDIN_FILENO)) < 0 ||
 	    (ret = virtio_devices_attach(&k->devices, &k->loop)) < 0 ||
 	    (k->api_on && (ret = evloop_add(&k->loop, k->mailbox.efd, EPOLLIN, on_api_request,
 					 k)) < 0))
@@ -395,11 +397,19 @@ static int setup_loop(struct kiln *k, struct error *err)
 	return register_metrics(k) < 0 ? error_set(err, -ENOSPC, "too many metrics") : 0;
 }
 
+/* The machine and the console UART on its bus, once the vCPUs are gone. */
+static void machine_destroy(struct kiln *k)
+{
+	vm_destroy(&k->vm);
+	serial_destroy(k->console);
+	k->console = NULL;
+}
+
 /* Undo what validate_inputs opened, so that a corrected configuration may start. */
 static void release_inputs(struct kiln *k)
 {
 	virtio_devices_destroy(&k->devices);
-	vm_destroy(&k->vm);
+	machine_destroy(k);
 	if (k->console_fd >= 0)
 		close(k->console_fd);
 	k->console_fd = -1;
@@ -424,13 +434,13 @@ static int start_vm(void *opaque, struct error *err)
 	if (build_vm(k, err, &code) < 0) {
 		k->start_code = code;
 		virtio_devices_destroy(&k->devices);
-		vm_destroy(&k->vm);
+		machine_destroy(k);
 		return err->code;
 	}
 	k->start_code = EXIT_GENERIC;
 	if (setup_loop(k, err) < 0) {
 		console_restore();
-		vm_destroy(&k->vm);
+		machine_destroy(k);
 		return err->code;
 	}
 	/*
@@ -439,10 +449,11 @@ static int start_vm(void *opaque, struct error *err)
 	 * thread of kiln can create threads, exec or open files. (kiln holds no privileges:
 	 * the jailer dropped them before exec.)
 	 */
-	if (vm_start(&k->vm, restrict_main_thread, k, err) < 0) {
+	if (vm_start(&k->vm, k->filters ? seccomp_find(k->filters, "vcpu") : NULL,
+		     restrict_main_thread, k, err) < 0) {
 		vm_join(&k->vm);
 		console_restore();
-		vm_destroy(&k->vm);
+		machine_destroy(k);
 		return err->code;
 	}
 	k->start_fatal = false;
@@ -650,7 +661,7 @@ int main(int argc, char **argv)
 		 (long long)cpu.tv_sec * 1000 + cpu.tv_nsec / 1000000);
 	/* The API thread may be waiting on this thread's answer: it ends with the process. */
 	virtio_devices_destroy(&k.devices);
-	vm_destroy(&k.vm);
+	machine_destroy(&k);
 	evloop_destroy(&k.loop);
 	ctl_free(&k.ctl);
 	seccomp_set_free(&k.loaded_filters);

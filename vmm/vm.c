@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "arch.h"
-#include "devices/serial.h"
 #include "exit_codes.h"
 #include "io.h"
 #include "log.h"
@@ -45,7 +44,6 @@ int vm_create(struct vm *vm, int kvm_fd, const struct machine_config *mc, struct
 	vm->kvm_fd = kvm_fd;
 	vm->vm_fd = -1;
 	vm->stop_efd = -1;
-	vm->console_out_fd = -1;
 	atomic_init(&vm->stopping, false);
 	atomic_init(&vm->pausing, false);
 	pthread_mutex_init(&vm->pause_lock, NULL);
@@ -180,8 +178,8 @@ int vm_create_vcpus(struct vm *vm, unsigned int count, struct error *err)
 	return 0;
 }
 
-int vm_start(struct vm *vm, int (*restrict_self)(void *opaque), void *opaque,
-	     struct error *err)
+int vm_start(struct vm *vm, const struct seccomp_filter *vcpu_filter,
+	     int (*restrict_self)(void *opaque), void *opaque, struct error *err)
 {
 	int ret = vcpu_signal_setup();
 	if (ret < 0)
@@ -190,7 +188,7 @@ int vm_start(struct vm *vm, int (*restrict_self)(void *opaque), void *opaque,
 	pthread_mutex_init(&vm->start_gate, NULL);
 	pthread_mutex_lock(&vm->start_gate);
 	for (; started < vm->nr_vcpus; started++) {
-		ret = vcpu_start(&vm->vcpus[started], vm->vcpu_filter);
+		ret = vcpu_start(&vm->vcpus[started], vcpu_filter);
 		if (ret < 0) {
 			error_set(err, ret, "starting vCPU %u: %s", started, strerror(-ret));
 			break;
@@ -296,31 +294,6 @@ void vm_destroy(struct vm *vm)
 	close_boot_files(vm);
 }
 
-static void console_set_irq(void *opaque, int level)
-{
-	struct vm *vm = opaque;
-	if (vm_irq_line(vm, vm->console_irq, level) < 0)
-		log_ratelimited(LOG_ERROR, "console interrupt %u: %m", vm->console_irq);
-}
-
-static void console_rx_space(void *opaque)
-{
-	struct vm *vm = opaque;
-	if (vm->console_rx_space)
-		vm->console_rx_space(vm->console_opaque);
-}
-
-static const struct serial_ops console_serial_ops = {
-	.set_irq = console_set_irq,
-	.rx_space = console_rx_space,
-};
-
-int vm_console_create(struct vm *vm, unsigned int irq)
-{
-	vm->console_irq = irq;
-	vm->console = serial_create(vm->console_out_fd, &console_serial_ops, vm);
-	return vm->console ? 0 : -ENOMEM;
-}
 
 int vm_check_boot_files(struct vm *vm, const struct boot_source *boot, uint64_t mem_size,
 			struct error *err)

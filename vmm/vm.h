@@ -13,8 +13,6 @@
 #include "memory.h"
 #include "vcpu.h"
 
-struct serial;
-struct metrics;
 struct seccomp_filter;
 
 /*
@@ -91,16 +89,6 @@ struct vm {
 	struct vm_device_desc devices[VM_MAX_DEVICES];
 	unsigned int nr_devices;
 
-	/* The console UART the machine created, and how its input is resumed. */
-	struct serial *console;
-	int console_out_fd;			/* -1: discard guest output */
-	unsigned int console_irq;
-	void (*console_rx_space)(void *opaque);	/* FIFO has room again (any thread) */
-	void *console_opaque;
-
-	struct metrics *metrics;	/* where devices register their counters */
-	const struct seccomp_filter *vcpu_filter;	/* NULL: vCPU threads run unfiltered */
-
 	struct vm_startup startup;
 	uint64_t main_start_ns;	/* CLOCK_MONOTONIC at main() */
 	void *arch;		/* the architecture's private state */
@@ -116,13 +104,13 @@ int vm_create(struct vm *vm, int kvm_fd, const struct machine_config *mc,
 /* Create every vCPU fd and map its kvm_run area (before devices, after vm_create). */
 int vm_create_vcpus(struct vm *vm, unsigned int count, struct error *err) MUST_CHECK;
 /*
- * Start one thread per vCPU; they run guest code until a stop is requested.
- * `restrict_self` (may be NULL) runs on the calling thread once every vCPU thread
+ * Start one thread per vCPU; each installs `vcpu_filter` (NULL: none) and then runs guest
+ * code until a stop is requested. `restrict_self` (may be NULL) runs on the calling thread once every vCPU thread
  * exists and before any runs guest code, so that no guest instruction executes while
  * a thread of kiln is unrestricted; a negative return stops the VM.
  */
-int vm_start(struct vm *vm, int (*restrict_self)(void *opaque), void *opaque,
-	     struct error *err) MUST_CHECK;
+int vm_start(struct vm *vm, const struct seccomp_filter *vcpu_filter,
+	     int (*restrict_self)(void *opaque), void *opaque, struct error *err) MUST_CHECK;
 /*
  * Ask the VM to stop with an exit code; the first request's code wins. Safe from any
  * thread: every vCPU leaves KVM_RUN promptly (immediate_exit plus a signal).
@@ -158,13 +146,6 @@ int vm_check_boot_files(struct vm *vm, const struct boot_source *boot, uint64_t 
 typedef int (*vm_file_loader)(struct vm *vm, int fd, uint64_t size, struct error *err);
 int vm_load_boot_files(struct vm *vm, const struct boot_source *boot, vm_file_loader kernel,
 		       vm_file_loader initrd, struct error *err) MUST_CHECK;
-
-/*
- * Create the console UART (vm->console): its output goes to vm->console_out_fd, its
- * interrupt is line `irq` of the irqchip, and a drained receive FIFO resumes host input.
- * The architecture registers it on its bus.
- */
-int vm_console_create(struct vm *vm, unsigned int irq) MUST_CHECK;
 
 /* Take a page-aligned MMIO window of `size` bytes; -ENOSPC when the hole is full. */
 int vm_alloc_mmio(struct vm *vm, uint64_t size, uint64_t *gpa) MUST_CHECK;

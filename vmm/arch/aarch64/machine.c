@@ -86,7 +86,13 @@ uint32_t arch_irq_line_id(unsigned int line)
  * vCPUs are initialised here, not in arch_vcpu_init: the GIC needs them initialised, the
  * devices' irqfds need the GIC, and the device tree needs their MPIDRs.
  */
-int arch_devices_init(struct vm *vm, const struct vm_config *cfg, struct error *err)
+unsigned int arch_console_irq(void)
+{
+	return A64_SERIAL_SPI;
+}
+
+int arch_devices_init(struct vm *vm, const struct vm_config *cfg,
+		      const struct arch_devices_env *env, struct error *err)
 {
 	struct a64_vm *a = vm->arch;
 	int ret;
@@ -101,11 +107,9 @@ int arch_devices_init(struct vm *vm, const struct vm_config *cfg, struct error *
 	if ((ret = a64_gic_create(vm->vm_fd, vm->nr_vcpus, &a->gic, err)) < 0)
 		return ret;
 
-	if (vm_console_create(vm, A64_SERIAL_SPI) < 0)
-		return error_set(err, -ENOMEM, "out of memory for the UART");
 	pl031_init(&a->rtc);
 	ret = bus_register(&vm->mmio, A64_SERIAL_BASE, A64_SERIAL_SIZE, &serial_bus_ops,
-			   vm->console, "serial");
+			   env->console, "serial");
 	if (ret == 0)
 		ret = bus_register(&vm->mmio, A64_RTC_BASE, A64_RTC_SIZE, &pl031_bus_ops, &a->rtc,
 				   "rtc");
@@ -310,8 +314,6 @@ void arch_vm_destroy(struct vm *vm)
 	if (!a)
 		return;
 	a64_gic_destroy(&a->gic);
-	serial_destroy(vm->console);
-	vm->console = NULL;
 	free(a);
 	vm->arch = NULL;
 }

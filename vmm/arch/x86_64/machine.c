@@ -165,17 +165,22 @@ static const struct acpi_pm_ops acpi_pm_ops = {
 /* Port 0x80: POST codes and the I/O delay Linux uses; accepted and ignored. */
 static const struct bus_dev_ops post_ops = { 0 };
 
-int arch_devices_init(struct vm *vm, const struct vm_config *cfg, struct error *err)
+unsigned int arch_console_irq(void)
+{
+	return X86_SERIAL_IRQ;
+}
+
+int arch_devices_init(struct vm *vm, const struct vm_config *cfg,
+		      const struct arch_devices_env *env, struct error *err)
 {
 	struct x86_vm *x = vm->arch;
 	int ret;
 	(void)cfg;
 
-	ret = vm_console_create(vm, X86_SERIAL_IRQ);
 	x->i8042 = i8042_create(&i8042_ops, vm);
-	if (ret < 0 || !x->i8042)
+	if (!x->i8042)
 		return error_set(err, -ENOMEM, "out of memory for legacy devices");
-	ret = bus_register(&vm->pio, X86_SERIAL_PORT, 8, &serial_bus_ops, vm->console, "serial");
+	ret = bus_register(&vm->pio, X86_SERIAL_PORT, 8, &serial_bus_ops, env->console, "serial");
 	if (ret == 0)
 		ret = bus_register(&vm->pio, X86_I8042_PORT, 5, &i8042_bus_ops, x->i8042, "i8042");
 	if (ret == 0)
@@ -186,12 +191,12 @@ int arch_devices_init(struct vm *vm, const struct vm_config *cfg, struct error *
 				   &x->acpi_pm, "acpi-pm");
 	if (ret < 0)
 		return error_set(err, ret, "registering legacy devices: %s", strerror(-ret));
-	if (vm->metrics) {
+	if (env->metrics) {
 		const struct i8042_stats *st = i8042_stats(x->i8042);
-		ret |= metrics_add(vm->metrics, "i8042", "reset_count", &st->reset_count);
-		ret |= metrics_add(vm->metrics, "i8042", "read_count", &st->read_count);
-		ret |= metrics_add(vm->metrics, "i8042", "write_count", &st->write_count);
-		ret |= metrics_add(vm->metrics, "i8042", "missed_read_count", &st->missed_read_count);
+		ret |= metrics_add(env->metrics, "i8042", "reset_count", &st->reset_count);
+		ret |= metrics_add(env->metrics, "i8042", "read_count", &st->read_count);
+		ret |= metrics_add(env->metrics, "i8042", "write_count", &st->write_count);
+		ret |= metrics_add(env->metrics, "i8042", "missed_read_count", &st->missed_read_count);
 		if (ret < 0)
 			return error_set(err, -ENOSPC, "too many metrics");
 	}
@@ -320,8 +325,6 @@ void arch_vm_destroy(struct vm *vm)
 	if (!x)
 		return;
 	i8042_destroy(x->i8042);
-	serial_destroy(vm->console);
-	vm->console = NULL;
 	free(x->cpuid);
 	free(x);
 	vm->arch = NULL;

@@ -150,7 +150,7 @@ static int register_metrics(struct virtio_devices *d, struct metrics *m)
 }
 
 int virtio_devices_create(struct virtio_devices *d, struct vm *vm, const struct vm_config *cfg,
-			  struct error *err)
+			  struct metrics *metrics, struct error *err)
 {
 	int root = -1, ret;
 
@@ -183,7 +183,7 @@ int virtio_devices_create(struct virtio_devices *d, struct vm *vm, const struct 
 		    (ret = add(d, dev, err)) < 0)
 			return ret;
 	}
-	if (d->nr && vm->metrics && register_metrics(d, vm->metrics) < 0)
+	if (d->nr && metrics && register_metrics(d, metrics) < 0)
 		return error_set(err, -ENOSPC, "too many metrics");
 	if (root >= 0) {
 		const struct drive_config *r = &cfg->drives[root];

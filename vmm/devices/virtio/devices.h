@@ -13,6 +13,7 @@
 #define VIRTIO_DEVICES_MAX (CONFIG_MAX_DRIVES + 2)
 
 struct vm;
+struct metrics;
 struct evloop;
 struct vsock_uds;
 
@@ -50,7 +51,7 @@ int virtio_devices_open(struct virtio_devices *d, const struct vm_config *cfg,
  * errors naming the key ("drives[1].path_on_host: ...").
  */
 int virtio_devices_create(struct virtio_devices *d, struct vm *vm, const struct vm_config *cfg,
-			  struct error *err) MUST_CHECK;
+			  struct metrics *metrics, struct error *err) MUST_CHECK;
 /* Place each device on the MMIO bus with its IRQ, irqfd, ioeventfds and command-line entry. */
 int virtio_devices_place(struct virtio_devices *d, struct vm *vm, struct error *err) MUST_CHECK;
 /* Register the devices' fds (kicks, engine completions) on the main loop. */
