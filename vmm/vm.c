@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "arch.h"
@@ -101,11 +100,6 @@ static void vm_park(struct vm *vm)
 	pthread_mutex_unlock(&vm->pause_lock);
 }
 
-static uint64_t ts_us(const struct timespec *ts)
-{
-	return (uint64_t)ts->tv_sec * 1000000u + (uint64_t)ts->tv_nsec / 1000u;
-}
-
 /* The run protocol as the vCPU threads see it (struct vcpu_machine_ops). */
 static void vcpu_wait_start(void *machine)
 {
@@ -139,12 +133,8 @@ static void vcpu_request_stop(void *machine, int exit_code)
 static void vcpu_first_run(void *machine)
 {
 	struct vm *vm = machine;
-	struct timespec cpu, now;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	vm->startup.cpu_us = ts_us(&cpu);
-	vm->startup.wall_us = ts_us(&now) - vm->main_start_ns / 1000u;
-	atomic_store(&vm->startup.recorded, true);
+	if (vm->hooks.first_run)
+		vm->hooks.first_run(vm->hooks.opaque);
 }
 
 static const struct vcpu_machine_ops vm_vcpu_ops = {
@@ -178,9 +168,9 @@ int vm_create_vcpus(struct vm *vm, unsigned int count, struct error *err)
 	return 0;
 }
 
-int vm_start(struct vm *vm, const struct seccomp_filter *vcpu_filter,
-	     int (*restrict_self)(void *opaque), void *opaque, struct error *err)
+int vm_start(struct vm *vm, const struct vm_start_hooks *hooks, struct error *err)
 {
+	vm->hooks = hooks ? *hooks : (struct vm_start_hooks){ 0 };
 	int ret = vcpu_signal_setup();
 	if (ret < 0)
 		return error_set(err, ret, "vCPU kick signal: %s", strerror(-ret));
@@ -188,13 +178,14 @@ int vm_start(struct vm *vm, const struct seccomp_filter *vcpu_filter,
 	pthread_mutex_init(&vm->start_gate, NULL);
 	pthread_mutex_lock(&vm->start_gate);
 	for (; started < vm->nr_vcpus; started++) {
-		ret = vcpu_start(&vm->vcpus[started], vcpu_filter);
+		ret = vcpu_start(&vm->vcpus[started], vm->hooks.vcpu_filter);
 		if (ret < 0) {
 			error_set(err, ret, "starting vCPU %u: %s", started, strerror(-ret));
 			break;
 		}
 	}
-	if (ret == 0 && restrict_self && (ret = restrict_self(opaque)) < 0)
+	if (ret == 0 && vm->hooks.restrict_self &&
+	    (ret = vm->hooks.restrict_self(vm->hooks.opaque)) < 0)
 		error_set(err, ret, "restricting the main thread: %s", strerror(-ret));
 	/* On failure the threads already started find the VM stopping once they pass. */
 	if (ret < 0)

@@ -31,11 +31,18 @@ struct vm_device_desc {
 
 #define VM_MAX_DEVICES 32
 
-/* Figures recorded at the first KVM_RUN, for the start-up benchmark. */
-struct vm_startup {
-	atomic_bool recorded;
-	uint64_t cpu_us;	/* process CPU time since exec */
-	uint64_t wall_us;	/* wall time since main() */
+/* What vm_start's caller gives the run; each may be NULL. */
+struct vm_start_hooks {
+	const struct seccomp_filter *vcpu_filter;	/* each vCPU thread installs it first */
+	/*
+	 * Runs on the calling thread once every vCPU thread exists and before any runs
+	 * guest code, so that no guest instruction executes while a thread of kiln is
+	 * unrestricted; a negative return stops the VM.
+	 */
+	int (*restrict_self)(void *opaque);
+	/* On vCPU 0's thread, right before its first KVM_RUN. */
+	void (*first_run)(void *opaque);
+	void *opaque;
 };
 
 /* The boot files, opened and checked by vm_check_boot_files before guest memory exists. */
@@ -89,8 +96,7 @@ struct vm {
 	struct vm_device_desc devices[VM_MAX_DEVICES];
 	unsigned int nr_devices;
 
-	struct vm_startup startup;
-	uint64_t main_start_ns;	/* CLOCK_MONOTONIC at main() */
+	struct vm_start_hooks hooks;	/* vm_start's */
 	void *arch;		/* the architecture's private state */
 	struct vm_boot_files boot_files;
 };
@@ -104,13 +110,10 @@ int vm_create(struct vm *vm, int kvm_fd, const struct machine_config *mc,
 /* Create every vCPU fd and map its kvm_run area (before devices, after vm_create). */
 int vm_create_vcpus(struct vm *vm, unsigned int count, struct error *err) MUST_CHECK;
 /*
- * Start one thread per vCPU; each installs `vcpu_filter` (NULL: none) and then runs guest
- * code until a stop is requested. `restrict_self` (may be NULL) runs on the calling thread once every vCPU thread
- * exists and before any runs guest code, so that no guest instruction executes while
- * a thread of kiln is unrestricted; a negative return stops the VM.
+ * Start one thread per vCPU; each installs the hooks' vCPU filter, waits for
+ * restrict_self and the others, then runs guest code until a stop is requested.
  */
-int vm_start(struct vm *vm, const struct seccomp_filter *vcpu_filter,
-	     int (*restrict_self)(void *opaque), void *opaque, struct error *err) MUST_CHECK;
+int vm_start(struct vm *vm, const struct vm_start_hooks *hooks, struct error *err) MUST_CHECK;
 /*
  * Ask the VM to stop with an exit code; the first request's code wins. Safe from any
  * thread: every vCPU leaves KVM_RUN promptly (immediate_exit plus a signal).
