@@ -8,6 +8,7 @@
 
 #include "backends/backend.h"
 #include "devices/virtio/blk.h"
+#include "devices/virtio/devices.h"
 #include "devices/virtio/mmio.h"
 
 #define BASE 0x100000ULL
@@ -39,6 +40,15 @@ static void wr(uint64_t off, uint32_t v)
 	virtio_mmio_bus_ops.write(&t, off, (const uint8_t *)&v, 4);
 }
 
+/* The drive as kiln makes it: its backend (the image opened, the configured engine), then the device. */
+static int make_blk(const struct drive_config *d, struct virtio_dev **out, struct error *err)
+{
+	struct backend *be;
+	uint64_t size = 0;
+	int ret = virtio_drive_backend(d, 0, -1, &size, &be, err);
+	return ret < 0 ? ret : virtio_blk_create(d, 0, be, size, &gm, &stats, out, err);
+}
+
 static void create(bool read_only)
 {
 	struct error err = { 0 };
@@ -50,7 +60,7 @@ static void create(bool read_only)
 	cr_assert_eq(pwrite(fd, "sector zero", 11, 0), 11);
 	close(fd);
 	drive.is_read_only = read_only;
-	cr_assert_eq(virtio_blk_create(&drive, 0, -1, 0, &gm, &stats, &dev, &err), 0, "%s", err.msg);
+	cr_assert_eq(make_blk(&drive, &dev, &err), 0, "%s", err.msg);
 	cr_assert_eq(virtio_mmio_init(&t, dev), 0);
 }
 
@@ -394,10 +404,10 @@ Test(virtio_mmio, async_requests_in_flight_finish_on_the_image_they_were_made_fo
 	virtio_mmio_destroy(&t);
 	dev->ops->destroy(dev);
 	drive.io_engine = DRIVE_ENGINE_ASYNC;
-	int ret = virtio_blk_create(&drive, 0, -1, 0, &gm, &stats, &dev, &err);
+	int ret = make_blk(&drive, &dev, &err);
 	drive.io_engine = DRIVE_ENGINE_SYNC;
 	if (ret == -ENOSYS || ret == -EPERM) {
-		cr_assert_eq(virtio_blk_create(&drive, 0, -1, 0, &gm, &stats, &dev, &err), 0);
+		cr_assert_eq(make_blk(&drive, &dev, &err), 0);
 		cr_assert_eq(virtio_mmio_init(&t, dev), 0);
 		cr_skip_test("io_uring is not available here: %s", err.msg);
 	}

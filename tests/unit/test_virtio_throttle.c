@@ -10,7 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backends/backend.h"
 #include "devices/virtio/blk.h"
+#include "devices/virtio/devices.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/rng.h"
 #include "evloop.h"
@@ -82,7 +84,10 @@ static void make_blk(const struct rate_limiter_config *rl)
 	cr_assert_eq(ftruncate(fd, 1 << 20), 0);
 	close(fd);
 	d.rate_limiter = *rl;
-	cr_assert_eq(virtio_blk_create(&d, 0, -1, 0, &gm, &blk_stats, &dev, &err), 0, "%s",
+	struct backend *be;
+	uint64_t size = 0;
+	cr_assert_eq(virtio_drive_backend(&d, 0, -1, &size, &be, &err), 0, "%s", err.msg);
+	cr_assert_eq(virtio_blk_create(&d, 0, be, size, &gm, &blk_stats, &dev, &err), 0, "%s",
 		     err.msg);
 	attach();
 }

@@ -65,14 +65,19 @@ int backend_open_image(const char *what, const char *path, bool read_only, uint6
 		       struct error *err) MUST_CHECK;
 
 /* The sync engine: preadv/pwritev/fdatasync on the main thread. Takes ownership of fd. */
-int backend_file_create(int fd, backend_complete_fn complete, void *opaque,
-			struct backend **out) MUST_CHECK;
+int backend_file_create(int fd, struct backend **out) MUST_CHECK;
 /*
  * The async engine: io_uring with `depth` entries; completions signal event_fd, an
  * eventfd the event loop watches. Takes ownership of fd (also on failure).
  */
-int backend_uring_create(int fd, unsigned int depth, backend_complete_fn complete,
-			 void *opaque, struct backend **out) MUST_CHECK;
+int backend_uring_create(int fd, unsigned int depth, struct backend **out) MUST_CHECK;
+
+/* Where finished requests go: set by the device that takes the backend, before its first. */
+static inline void backend_bind(struct backend *be, backend_complete_fn complete, void *opaque)
+{
+	be->complete = complete;
+	be->opaque = opaque;
+}
 
 /*
  * Serve the image `fd` from now on, closing the one served so far: only with no request

@@ -128,16 +128,14 @@ static const struct backend_ops file_ops = {
 	.destroy = file_destroy,
 };
 
-int backend_file_create(int fd, backend_complete_fn complete, void *opaque,
-			struct backend **out)
+int backend_file_create(int fd, struct backend **out)
 {
 	struct backend *be = calloc(1, sizeof(*be));
 	if (!be) {
 		close_quietly(fd);
 		return -ENOMEM;
 	}
-	*be = (struct backend){ .ops = &file_ops, .fd = fd, .event_fd = -1,
-				.complete = complete, .opaque = opaque };
+	*be = (struct backend){ .ops = &file_ops, .fd = fd, .event_fd = -1 };
 	*out = be;
 	return 0;
 }

@@ -120,8 +120,7 @@ static const struct backend_ops uring_ops = {
 	.destroy = uring_destroy,
 };
 
-int backend_uring_create(int fd, unsigned int depth, backend_complete_fn complete,
-			 void *opaque, struct backend **out)
+int backend_uring_create(int fd, unsigned int depth, struct backend **out)
 {
 	struct uring_backend *u = calloc(1, sizeof(*u));
 	int ret;
@@ -130,8 +129,7 @@ int backend_uring_create(int fd, unsigned int depth, backend_complete_fn complet
 		close_quietly(fd);
 		return -ENOMEM;
 	}
-	u->be = (struct backend){ .ops = &uring_ops, .fd = fd, .complete = complete,
-				  .opaque = opaque };
+	u->be = (struct backend){ .ops = &uring_ops, .fd = fd };
 	u->be.event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (u->be.event_fd < 0) {
 		ret = -errno;

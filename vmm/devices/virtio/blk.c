@@ -336,36 +336,28 @@ static const struct virtio_dev_ops blk_ops = {
 	.destroy = blk_destroy,
 };
 
-int virtio_blk_create(const struct drive_config *d, unsigned int index, int fd, uint64_t size,
-		      const struct guest_mem *mem, struct blk_stats *stats,
+int virtio_blk_create(const struct drive_config *d, unsigned int index, struct backend *be,
+		      uint64_t size, const struct guest_mem *mem, struct blk_stats *stats,
 		      struct virtio_dev **out, struct error *err)
 {
 	char label[48];
 	uint64_t features = (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_F_INDIRECT_DESC);
 	int ret;
 
-	snprintf(label, sizeof(label), "drives[%u].path_on_host", index);
-	if (fd < 0 && (fd = backend_open_image(label, d->path_on_host, d->is_read_only, &size,
-					       err)) < 0)
-		return fd;
-	if (size % VIRTIO_BLK_SECTOR)
-		log_warn("drives[%u].path_on_host: %s: %llu bytes is not a multiple of %d; the "
-			 "last %llu bytes are not used", index, d->path_on_host,
-			 (unsigned long long)size, VIRTIO_BLK_SECTOR,
-			 (unsigned long long)(size % VIRTIO_BLK_SECTOR));
-
 	struct virtio_blk *b = calloc(1, sizeof(*b));
 	if (!b) {
-		close(fd);
+		backend_destroy(be);
 		return error_set(err, -ENOMEM, "out of memory for drives[%u]", index);
 	}
+	b->be = be;
+	backend_bind(be, blk_complete, b);
 	/* Its timer made now, so that PATCH /drives can give it a limiter later. */
 	ret = throttle_init_updatable(&b->throttle, &d->rate_limiter, &stats->throttled,
 				      &stats->throttle_wakeups);
 	if (ret < 0) {
 		throttle_fini(&b->throttle);
 		free(b);
-		close(fd);
+		backend_destroy(be);
 		return error_set(err, ret, "drives[%u].rate_limiter: %s", index, strerror(-ret));
 	}
 	b->capacity = size / VIRTIO_BLK_SECTOR;
@@ -381,17 +373,6 @@ int virtio_blk_create(const struct drive_config *d, unsigned int index, int fd, 
 	if (b->writeback)
 		features |= 1ULL << VIRTIO_BLK_F_FLUSH;
 
-	if (d->io_engine == DRIVE_ENGINE_ASYNC)
-		ret = backend_uring_create(fd, VIRTIO_BLK_QUEUE_SIZE, blk_complete, b, &b->be);
-	else
-		ret = backend_file_create(fd, blk_complete, b, &b->be);
-	if (ret < 0) {
-		throttle_fini(&b->throttle);
-		free(b);
-		return error_set(err, ret, "drives[%u].io_engine: %s: %s", index,
-				 d->io_engine == DRIVE_ENGINE_ASYNC ? "Async (io_uring)" : "Sync",
-				 strerror(-ret));
-	}
 	snprintf(label, sizeof(label), "virtio-blk %s", d->drive_id);
 	ret = virtio_dev_init(&b->dev, &blk_ops, mem, features, label);
 	if (ret < 0) {

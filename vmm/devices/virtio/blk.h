@@ -26,6 +26,7 @@
 #define VIRTIO_BLK_SEG_MAX	128	/* data buffers per request the driver may use */
 
 /* Counters summed over every drive ("block" in the metrics). */
+struct backend;
 struct blk_stats {
 	atomic_ulong read_count, write_count, flush_count, get_id_count;
 	atomic_ulong read_bytes, write_bytes;
@@ -38,13 +39,12 @@ struct blk_stats {
 };
 
 /*
- * Create a block device for drive `index` of the configuration on its image: `fd` of
- * `size` bytes from backend_open_image (the device owns it from here, even on error),
- * or -1 to open the image now (errors name "drives[index].path_on_host"). Starts its
- * engine.
+ * Create a block device for drive `index` of the configuration on a ready backend `be`
+ * serving an image of `size` bytes (virtio_drive_backend makes it); the device owns it
+ * from here, even on error.
  */
-int virtio_blk_create(const struct drive_config *d, unsigned int index, int fd, uint64_t size,
-		      const struct guest_mem *mem, struct blk_stats *stats,
+int virtio_blk_create(const struct drive_config *d, unsigned int index, struct backend *be,
+		      uint64_t size, const struct guest_mem *mem, struct blk_stats *stats,
 		      struct virtio_dev **out, struct error *err) MUST_CHECK;
 /*
  * PATCH /drives/{id} on a running device (event loop's thread). With `fd` >= 0 (an image

@@ -24,20 +24,48 @@ static int add(struct virtio_devices *d, struct virtio_dev *dev, struct error *e
 	return 0;
 }
 
+int virtio_drive_backend(const struct drive_config *dc, unsigned int index, int fd,
+			 uint64_t *size, struct backend **out, struct error *err)
+{
+	char key[48];
+	int ret;
+
+	snprintf(key, sizeof(key), "drives[%u].path_on_host", index);
+	if (fd < 0 && (fd = backend_open_image(key, dc->path_on_host, dc->is_read_only, size,
+					       err)) < 0)
+		return fd;
+	if (*size % VIRTIO_BLK_SECTOR)
+		log_warn("%s: %s: %llu bytes is not a multiple of %d; the last %llu bytes are not "
+			 "used", key, dc->path_on_host, (unsigned long long)*size,
+			 VIRTIO_BLK_SECTOR, (unsigned long long)(*size % VIRTIO_BLK_SECTOR));
+	if (dc->io_engine == DRIVE_ENGINE_ASYNC)
+		ret = backend_uring_create(fd, VIRTIO_BLK_QUEUE_SIZE, out);
+	else
+		ret = backend_file_create(fd, out);
+	if (ret < 0)
+		return error_set(err, ret, "drives[%u].io_engine: %s: %s", index,
+				 dc->io_engine == DRIVE_ENGINE_ASYNC ? "Async (io_uring)" : "Sync",
+				 strerror(-ret));
+	return 0;
+}
+
 static int add_drive(struct virtio_devices *d, struct vm *vm, const struct vm_config *cfg,
 		     unsigned int i, struct error *err)
 {
 	struct virtio_dev *dev;
+	struct backend *be;
 	int fd = -1;
 	uint64_t size = 0;
 
 	if (i < d->nr_drive_fds) {
 		fd = d->drive_fds[i];
 		size = d->drive_sizes[i];
-		d->drive_fds[i] = -1;	/* the device owns it now */
+		d->drive_fds[i] = -1;	/* the backend owns it now */
 	}
-	int ret = virtio_blk_create(&cfg->drives[i], i, fd, size, &vm->mem, &d->blk_stats, &dev,
-				    err);
+	int ret = virtio_drive_backend(&cfg->drives[i], i, fd, &size, &be, err);
+	if (ret < 0)
+		return ret;
+	ret = virtio_blk_create(&cfg->drives[i], i, be, size, &vm->mem, &d->blk_stats, &dev, err);
 	if (ret < 0)
 		return ret;
 	d->drive_devs[i] = dev;

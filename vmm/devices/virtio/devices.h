@@ -14,6 +14,7 @@
 
 struct vm;
 struct metrics;
+struct backend;
 struct evloop;
 struct vsock_uds;
 
@@ -52,6 +53,13 @@ int virtio_devices_open(struct virtio_devices *d, const struct vm_config *cfg,
  */
 int virtio_devices_create(struct virtio_devices *d, struct vm *vm, const struct vm_config *cfg,
 			  struct metrics *metrics, struct error *err) MUST_CHECK;
+/*
+ * The backend drive `index` is served by: its image (`fd` of `*size` bytes from
+ * virtio_devices_open, owned from here, even on error; -1 to open it now, errors naming
+ * "drives[index].path_on_host", setting *size) behind the engine its io_engine names.
+ */
+int virtio_drive_backend(const struct drive_config *dc, unsigned int index, int fd,
+			 uint64_t *size, struct backend **out, struct error *err) MUST_CHECK;
 /* Place each device on the MMIO bus with its IRQ, irqfd, ioeventfds and command-line entry. */
 int virtio_devices_place(struct virtio_devices *d, struct vm *vm, struct error *err) MUST_CHECK;
 /* Register the devices' fds (kicks, engine completions) on the main loop. */
