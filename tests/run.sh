@@ -96,6 +96,10 @@ run_suite() {
 	[ "$rc" -eq 0 ] || failed_suites+=("$label")
 }
 
+# Dependencies one way: no two source files call each other (read from the objects).
+[ -x "$here/layering.sh" ] && run_suite layering "$here/layering.sh" "$build" \
+	$([ -d build/aarch64/vmm ] && echo build/aarch64)
+
 # Each libFuzzer target (built by `make test` into build/fuzz) for FUZZ_SECONDS from its
 # seed corpus; any finding fails.
 [ -d build/fuzz/tests/fuzz ] && run_suite fuzz "$here/fuzz/run.sh" build/fuzz "${FUZZ_SECONDS:-10}"

@@ -76,4 +76,11 @@ void arch_vcpu_dump(struct vcpu *vcpu);
 /* Free what arch_vm_init and arch_devices_init allocated. */
 void arch_vm_destroy(struct vm *vm);
 
+/*
+ * The hooks vm.c calls, as an ops table main.c hands to vm_create and
+ * vm_check_boot_files: arch_mem_layout, arch_vm_init, arch_vm_destroy, arch_check_boot,
+ * arch_announce_device, arch_irq_line_id.
+ */
+extern const struct vm_machine_ops arch_machine_ops;
+
 #endif

@@ -315,7 +315,7 @@ static int validate_inputs(struct kiln *k, struct error *err)
 	    (ret = open_output("serial.serial_out_path", cfg->serial.serial_out_path,
 			       &k->console_fd, err)) < 0)
 		return ret;
-	if ((ret = vm_check_boot_files(&k->vm, &cfg->boot, mem_size, err)) < 0)
+	if ((ret = vm_check_boot_files(&k->vm, &arch_machine_ops, &cfg->boot, mem_size, err)) < 0)
 		return ret;
 	return virtio_devices_open(&k->devices, cfg, err);
 }
@@ -338,7 +338,7 @@ static int build_vm(struct kiln *k, struct error *err, int *code)
 	if ((ret = check_vcpu_limit(k->kvm_fd, cfg->machine.vcpu_count, err)) < 0)
 		return ret;
 	k->vm.smt = cfg->machine.smt;
-	if ((ret = vm_create(&k->vm, k->kvm_fd, &cfg->machine, err)) < 0)
+	if ((ret = vm_create(&k->vm, &arch_machine_ops, k->kvm_fd, &cfg->machine, err)) < 0)
 		return ret;
 
 	*code = EXIT_GENERIC;

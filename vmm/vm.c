@@ -9,7 +9,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "arch.h"
 #include "exit_codes.h"
 #include "io.h"
 #include "log.h"
@@ -33,13 +32,15 @@ static int register_memory(struct vm *vm, struct error *err)
 	return 0;
 }
 
-int vm_create(struct vm *vm, int kvm_fd, const struct machine_config *mc, struct error *err)
+int vm_create(struct vm *vm, const struct vm_machine_ops *machine, int kvm_fd,
+	      const struct machine_config *mc, struct error *err)
 {
 	struct gm_region layout[GM_MAX_REGIONS];
 	unsigned int nr = 0;
 	uint64_t mem_size;
 	int ret;
 
+	vm->machine = machine;
 	vm->kvm_fd = kvm_fd;
 	vm->vm_fd = -1;
 	vm->stop_efd = -1;
@@ -68,7 +69,7 @@ int vm_create(struct vm *vm, int kvm_fd, const struct machine_config *mc, struct
 	if (MUL_OVERFLOWS(mc->mem_size_mib, MiB(1), &mem_size))
 		return error_set(err, -EINVAL, "machine-config.mem_size_mib: %llu MiB is too large",
 				 (unsigned long long)mc->mem_size_mib);
-	ret = arch_mem_layout(mem_size, layout, &nr, err);
+	ret = machine->mem_layout(mem_size, layout, &nr, err);
 	if (ret < 0)
 		return ret;
 	ret = gm_create(&vm->mem, layout, nr, mc->huge_pages);
@@ -80,7 +81,7 @@ int vm_create(struct vm *vm, int kvm_fd, const struct machine_config *mc, struct
 	ret = register_memory(vm, err);
 	if (ret < 0)
 		return ret;
-	return arch_vm_init(vm, err);
+	return machine->init(vm, err);
 }
 
 static bool vm_pausing(const struct vm *vm)
@@ -277,7 +278,8 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	vm->vcpus = NULL;
 	vm->nr_vcpus = 0;
-	arch_vm_destroy(vm);
+	if (vm->machine)
+		vm->machine->destroy(vm);
 	gm_destroy(&vm->mem);
 	close_quietly(vm->vm_fd);
 	close_quietly(vm->stop_efd);
@@ -286,8 +288,8 @@ void vm_destroy(struct vm *vm)
 }
 
 
-int vm_check_boot_files(struct vm *vm, const struct boot_source *boot, uint64_t mem_size,
-			struct error *err)
+int vm_check_boot_files(struct vm *vm, const struct vm_machine_ops *machine,
+			const struct boot_source *boot, uint64_t mem_size, struct error *err)
 {
 	struct vm_boot_files *f = &vm->boot_files;
 	struct gm_region layout[GM_MAX_REGIONS];
@@ -296,7 +298,7 @@ int vm_check_boot_files(struct vm *vm, const struct boot_source *boot, uint64_t 
 	int ret;
 
 	close_boot_files(vm);
-	if ((ret = arch_mem_layout(mem_size, layout, &nr, err)) < 0)
+	if ((ret = machine->mem_layout(mem_size, layout, &nr, err)) < 0)
 		return ret;
 	f->open = true;
 	f->kernel_fd = open_regular_file("boot-source.kernel_image_path",
@@ -315,7 +317,7 @@ int vm_check_boot_files(struct vm *vm, const struct boot_source *boot, uint64_t 
 			return ret;
 		}
 	}
-	ret = arch_check_boot(layout, nr, f, &initrd_at_fault, err);
+	ret = machine->check_boot(layout, nr, f, &initrd_at_fault, err);
 	if (ret < 0) {
 		if (initrd_at_fault)
 			error_prefix(err, "boot-source.initrd_path: %s", boot->initrd_path);
@@ -383,11 +385,11 @@ int vm_announce_device(struct vm *vm, const struct vm_device_desc *dev, struct e
 		return error_set(err, -ENOSPC, "%s: more than %d devices", dev->compatible,
 				 VM_MAX_DEVICES);
 	vm->devices[vm->nr_devices++] = *dev;
-	return arch_announce_device(vm, dev, err);
+	return vm->machine->announce_device(vm, dev, err);
 }
 
 int vm_irq_line(struct vm *vm, unsigned int gsi, int level)
 {
-	struct kvm_irq_level irq = { .irq = arch_irq_line_id(gsi), .level = level };
+	struct kvm_irq_level irq = { .irq = vm->machine->irq_line_id(gsi), .level = level };
 	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
 }

@@ -31,6 +31,32 @@ struct vm_device_desc {
 
 #define VM_MAX_DEVICES 32
 
+struct vm;
+struct vm_boot_files;
+
+/*
+ * The machine's hooks vm.c calls (each architecture's arch_machine_ops, which main.c
+ * gives vm_create): vm.c reaches the architecture only through these.
+ */
+struct vm_machine_ops {
+	/* Guest RAM layout for mem_size bytes. */
+	int (*mem_layout)(uint64_t mem_size, struct gm_region *regions, unsigned int *nr,
+			  struct error *err);
+	/* Interrupt controllers, timers and the machine's own state (after memory). */
+	int (*init)(struct vm *vm, struct error *err);
+	/* Free what init and the machine's devices allocated. */
+	void (*destroy)(struct vm *vm);
+	/* Check the boot files against the layout before any guest memory exists. */
+	int (*check_boot)(const struct gm_region *layout, unsigned int nr,
+			  const struct vm_boot_files *files, bool *initrd_at_fault,
+			  struct error *err);
+	/* Tell the guest about a device (vm_announce_device). */
+	int (*announce_device)(struct vm *vm, const struct vm_device_desc *dev,
+			       struct error *err);
+	/* The KVM_IRQ_LINE number of device interrupt line `line`. */
+	uint32_t (*irq_line_id)(unsigned int line);
+};
+
 /* What vm_start's caller gives the run; each may be NULL. */
 struct vm_start_hooks {
 	const struct seccomp_filter *vcpu_filter;	/* each vCPU thread installs it first */
@@ -54,6 +80,7 @@ struct vm_boot_files {
 };
 
 struct vm {
+	const struct vm_machine_ops *machine;	/* the architecture, as vm_create was given it */
 	int kvm_fd;
 	int vm_fd;
 	int vcpu_mmap_size;
@@ -102,11 +129,12 @@ struct vm {
 };
 
 /*
- * Create the VM: KVM_CREATE_VM, guest memory laid out by the architecture and
- * registered as memory slots, buses, the architecture's interrupt controllers.
+ * Create the VM on `machine` (an architecture's arch_machine_ops): KVM_CREATE_VM, guest
+ * memory laid out by the machine and registered as memory slots, buses, the machine's
+ * interrupt controllers.
  */
-int vm_create(struct vm *vm, int kvm_fd, const struct machine_config *mc,
-	      struct error *err) MUST_CHECK;
+int vm_create(struct vm *vm, const struct vm_machine_ops *machine, int kvm_fd,
+	      const struct machine_config *mc, struct error *err) MUST_CHECK;
 /* Create every vCPU fd and map its kvm_run area (before devices, after vm_create). */
 int vm_create_vcpus(struct vm *vm, unsigned int count, struct error *err) MUST_CHECK;
 /*
@@ -134,10 +162,11 @@ void vm_destroy(struct vm *vm);
 /*
  * Before any guest memory exists (no KVM needed): open the kernel and the initrd
  * (open_regular_file: regular files only, never waiting) and check them against the
- * memory layout of a mem_size-byte guest (arch_check_boot). They stay open in
+ * memory layout `machine` gives a mem_size-byte guest (its check_boot). They stay open in
  * vm->boot_files for vm_load_boot_files. Errors are prefixed with the key and the path.
  */
-int vm_check_boot_files(struct vm *vm, const struct boot_source *boot, uint64_t mem_size,
+int vm_check_boot_files(struct vm *vm, const struct vm_machine_ops *machine,
+			const struct boot_source *boot, uint64_t mem_size,
 			struct error *err) MUST_CHECK;
 /*
  * Read the configured kernel, then the initrd when there is one: each host file (the one

@@ -30,7 +30,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	int kvm = kvm_open("/dev/kvm", &err);
-	if (kvm < 0 || vm_create(&vm, kvm, &mc, &err) < 0 || vm_create_vcpus(&vm, 1, &err) < 0) {
+	if (kvm < 0 || vm_create(&vm, &arch_machine_ops, kvm, &mc, &err) < 0 || vm_create_vcpus(&vm, 1, &err) < 0) {
 		fprintf(stderr, "barekvm: %s\n", err.msg);
 		return 1;
 	}
