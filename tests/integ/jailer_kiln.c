@@ -347,3 +347,56 @@ Test(jailer_kiln, the_api_is_served_at_run_firecracker_socket_in_the_jail)
 	close(out);
 	cr_assert(jt_dir_empty(t.base), "jail left behind");
 }
+
+/*
+ * As Firecracker's clients use it: `jailer --daemonize` returns once kiln runs detached in
+ * its jail, and a client that knows only the jail's path finds the API at
+ * <base>/kiln/<id>/root/run/firecracker.socket, configures and starts the guest there;
+ * kiln ends on SIGTERM and `jailer --cleanup` leaves nothing.
+ */
+Test(jailer_kiln, daemonized_kiln_is_found_at_the_jails_api_socket)
+{
+	const char *argv[24];
+	char sock[2 * PATH_MAX], pidfile[2 * PATH_MAX], v[32], resp[4096];
+
+	jailer_argv(argv, "idle");
+	int n = 0;
+	while (strcmp(argv[n], "--"))
+		n++;
+	argv[n] = "--daemonize";
+	argv[n + 1] = "--";
+	argv[n + 2] = NULL;
+	proc_run(argv, NULL, 30000, &r);
+	/* The jailer returns once kiln is exec'd, detached; kiln's pid file is there. */
+	cr_assert_eq(r.status, 0, "status %d: %s", r.status, r.err);
+	snprintf(pidfile, sizeof(pidfile), "%s/kiln/%s/root/kiln.pid", t.base, t.id);
+	cr_assert_gt(jt_read(pidfile, v, sizeof(v)), 0, "no %s", pidfile);
+	pid_t pid = (pid_t)atoi(v);
+	cr_assert_gt(pid, 1);
+	snprintf(sock, sizeof(sock), "%s/kiln/%s/root/run/firecracker.socket", t.base, t.id);
+	cr_assert(api_wait_socket(sock, 30000), "no API at %s", sock);
+	cr_assert_eq(api_call(sock, "GET", "/", NULL, resp, sizeof(resp)), 200);
+	cr_assert(strstr(resp, "\"state\":\"Not started\""), "%s", resp);
+	cr_assert_eq(api_call(sock, "PUT", "/boot-source", "{\"kernel_image_path\": \"/idle.elf\"}",
+			      resp, sizeof(resp)), 204, "%s", resp);
+	cr_assert_eq(api_call(sock, "PUT", "/machine-config", "{\"vcpu_count\": 1, "
+			      "\"mem_size_mib\": 64}", resp, sizeof(resp)), 204, "%s", resp);
+	cr_assert_eq(api_call(sock, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}",
+			      resp, sizeof(resp)), 204, "%s", resp);
+	cr_assert_eq(api_call(sock, "GET", "/", NULL, resp, sizeof(resp)), 200);
+	cr_assert(strstr(resp, "\"state\":\"Running\""), "%s", resp);
+	/* Detached: not our child, in a session of its own. */
+	cr_assert_neq(getsid(pid), getsid(0));
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	/* Gone (or a zombie of whoever reaps it now): its root is no longer reachable. */
+	char root_link[64];
+	snprintf(root_link, sizeof(root_link), "/proc/%d/root/", (int)pid);
+	for (int i = 0; i < 1000 && access(root_link, F_OK) == 0; i++)
+		usleep(10000);
+	cr_assert_neq(access(root_link, F_OK), 0, "kiln %d still runs after SIGTERM", (int)pid);
+	const char *c[] = { t.jailer, "--cleanup", "--id", t.id, "--exec-file", kiln,
+			    "--chroot-base-dir", t.base, NULL };
+	proc_run(c, NULL, 10000, &r);
+	cr_assert_eq(r.status, 0, "cleanup: %d %s", r.status, r.err);
+	cr_assert(jt_dir_empty(t.base), "jail left behind");
+}
