@@ -18,8 +18,9 @@ fi
 echo "kiln benchmarks on $(uname -r), $(nproc) CPUs; KVM: $kvm"
 echo
 
-# 1. The API: how soon a fresh kiln answers on its socket, and request latency.
-if "$build/tools/bench/apibench" "$kiln" "$runs" 2000 > "$tmp/api"; then
+# 1. The API: how soon a fresh kiln answers on its socket, and request latency (10 000
+# requests of each kind).
+if "$build/tools/bench/apibench" "$kiln" "$runs" 10000 > "$tmp/api"; then
 	api() { awk -v k="$1" -v f="$2" '$1 == k { print $f }' "$tmp/api"; }
 	printf '%-44s %10s   %s\n' "metric" "kiln" "reference"
 	printf '%-44s %7s us   %s\n' "exec to API answering GET / (median)" "$(api start_wall_us 2)" \
