@@ -25,9 +25,8 @@
 #define VIRTIO_BLK_QUEUE_SIZE	256
 #define VIRTIO_BLK_SEG_MAX	128	/* data buffers per request the driver may use */
 
-struct backend;
-
 /* Counters summed over every drive ("block" in the metrics). */
+struct backend;
 struct blk_stats {
 	atomic_ulong read_count, write_count, flush_count, get_id_count;
 	atomic_ulong read_bytes, write_bytes;
