@@ -41,3 +41,5 @@ echo
 "$(dirname "$0")/jailer.sh" "$build"
 "$(dirname "$0")/blk.sh" "$build"
 "$(dirname "$0")/boot.sh" "$build"
+# Last: a failed network benchmark fails `make bench` (after the other figures are out).
+"$(dirname "$0")/net.sh" "$build"
