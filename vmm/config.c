@@ -270,7 +270,7 @@ static int parse_bucket(json_t *rl, const char *path, const char *key,
 {
 	static const char *const keys[] = { "size", "one_time_burst", "refill_time" };
 	json_t *o = member(rl, key);
-	char p[CONFIG_DRIVE_ID_MAX + 64];
+	char p[CONFIG_DRIVE_ID_MAX + 80];
 	int ret;
 
 	memset(b, 0, sizeof(*b));
@@ -293,19 +293,22 @@ static int parse_bucket(json_t *rl, const char *path, const char *key,
 	return ret;
 }
 
-/* `rate_limiter` of a drive or of entropy: Firecracker's two optional buckets. */
-static int parse_rate_limiter(json_t *obj, const char *path, struct rate_limiter_config *rl,
-			      struct error *err)
+/*
+ * A rate limiter (`key`: "rate_limiter" of a drive or of entropy, "rx_rate_limiter" or
+ * "tx_rate_limiter" of an interface): Firecracker's two optional buckets.
+ */
+static int parse_rate_limiter(json_t *obj, const char *path, const char *key,
+			      struct rate_limiter_config *rl, struct error *err)
 {
 	static const char *const keys[] = { "bandwidth", "ops" };
-	json_t *o = member(obj, "rate_limiter");
-	char p[CONFIG_DRIVE_ID_MAX + 32];
+	json_t *o = member(obj, key);
+	char p[CONFIG_DRIVE_ID_MAX + 48];
 	int ret;
 
 	memset(rl, 0, sizeof(*rl));
 	if (!o)
 		return 0;
-	snprintf(p, sizeof(p), "%s.rate_limiter", path);
+	snprintf(p, sizeof(p), "%s.%s", path, key);
 	ret = expect_object(o, p, err);
 	if (ret == 0)
 		ret = check_keys(o, p, keys, ARRAY_SIZE(keys), err);
@@ -336,10 +339,11 @@ static int get_enum(json_t *obj, const char *path, const char *key, const char *
 	return ret;
 }
 
-static bool valid_drive_id(const char *id)
+/* A drive or interface id: 1 to `max` characters of A-Z a-z 0-9 _ -. */
+static bool valid_id(const char *id, size_t max)
 {
 	size_t n = strlen(id);
-	if (n == 0 || n > CONFIG_DRIVE_ID_MAX)
+	if (n == 0 || n > max)
 		return false;
 	for (const char *c = id; *c; c++)
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
@@ -361,13 +365,13 @@ static int parse_drive(json_t *o, const char *p, struct drive_config *d, struct 
 	if (ret == 0)
 		ret = check_keys(o, p, keys, ARRAY_SIZE(keys), err);
 	if (ret == 0)
-		ret = parse_rate_limiter(o, p, &d->rate_limiter, err);
+		ret = parse_rate_limiter(o, p, "rate_limiter", &d->rate_limiter, err);
 	if (ret == 0 && member(o, "socket"))
 		ret = error_set(err, -ENOTSUP, "%s.socket: not supported yet (kiln has no "
 				"vhost-user block device)", p);
 	if (ret == 0)
 		ret = get_string(o, p, "drive_id", true, &d->drive_id, err);
-	if (ret == 0 && !valid_drive_id(d->drive_id))
+	if (ret == 0 && !valid_id(d->drive_id, CONFIG_DRIVE_ID_MAX))
 		ret = error_set(err, -EINVAL, "%s.drive_id: \"%s\" must be 1 to %d characters of "
 				"A-Z a-z 0-9 _ -", p, d->drive_id, CONFIG_DRIVE_ID_MAX);
 	if (ret == 0)
@@ -431,9 +435,147 @@ static int parse_entropy(json_t *o, struct vm_config *cfg, struct error *err)
 	if (ret == 0)
 		ret = check_keys(o, "entropy", keys, ARRAY_SIZE(keys), err);
 	if (ret == 0)
-		ret = parse_rate_limiter(o, "entropy", &cfg->entropy_rate_limiter, err);
+		ret = parse_rate_limiter(o, "entropy", "rate_limiter", &cfg->entropy_rate_limiter,
+					 err);
 	cfg->has_entropy = ret == 0;
 	return ret;
+}
+
+/* "06:00:ac:10:00:02": six pairs of hex digits. */
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	for (int i = 0; i < 6; i++) {
+		unsigned int v = 0;
+		for (int j = 0; j < 2; j++) {
+			char c = s[3 * i + j];
+			int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+				c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+			if (d < 0)
+				return -EINVAL;
+			v = v * 16 + (unsigned int)d;
+		}
+		mac[i] = (uint8_t)v;
+		if (s[3 * i + 2] != (i == 5 ? '\0' : ':'))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+void config_format_mac(const uint8_t mac[6], char *buf)
+{
+	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+		 mac[4], mac[5]);
+}
+
+/* A network interface's name as Linux takes it (dev_valid_name): no '/', ':' or spaces. */
+static bool valid_ifname(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > CONFIG_TAP_NAME_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (const char *c = s; *c; c++)
+		if (*c == '/' || *c == ':' || *c <= ' ' || *c == 0x7f)
+			return false;
+	return true;
+}
+
+static int parse_net(json_t *o, const char *p, struct net_config *n, struct error *err)
+{
+	static const char *const keys[] = { "iface_id", "host_dev_name", "guest_mac", "mtu",
+					    "rx_rate_limiter", "tx_rate_limiter" };
+	char *mac = NULL;
+	uint64_t mtu = 0;
+	int ret = expect_object(o, p, err);
+
+	if (ret == 0)
+		ret = check_keys(o, p, keys, ARRAY_SIZE(keys), err);
+	if (ret == 0)
+		ret = get_string(o, p, "iface_id", true, &n->iface_id, err);
+	if (ret == 0 && !valid_id(n->iface_id, CONFIG_IFACE_ID_MAX))
+		ret = error_set(err, -EINVAL, "%s.iface_id: \"%s\" must be 1 to %d characters of "
+				"A-Z a-z 0-9 _ -", p, n->iface_id, CONFIG_IFACE_ID_MAX);
+	if (ret == 0)
+		ret = get_string(o, p, "host_dev_name", true, &n->host_dev_name, err);
+	if (ret == 0 && !valid_ifname(n->host_dev_name))
+		ret = error_set(err, -EINVAL, "%s.host_dev_name: \"%s\" is not an interface name "
+				"(1 to %d characters, no '/', ':' or spaces)", p, n->host_dev_name,
+				CONFIG_TAP_NAME_MAX);
+	if (ret == 0)
+		ret = get_string(o, p, "guest_mac", false, &mac, err);
+	if (ret == 0 && mac) {
+		if (parse_mac(mac, n->guest_mac) < 0)
+			ret = error_set(err, -EINVAL, "%s.guest_mac: \"%s\" is not a MAC address "
+					"(six hex pairs separated by ':')", p, mac);
+		else if (n->guest_mac[0] & 1)
+			ret = error_set(err, -EINVAL, "%s.guest_mac: %s is a multicast address; "
+					"a guest's address must be unicast", p, mac);
+		else
+			n->has_mac = true;
+	}
+	if (ret == 0)
+		ret = get_uint(o, p, "mtu", false, CONFIG_MTU_MIN, CONFIG_MTU_MAX, &mtu, err);
+	n->mtu = (unsigned int)mtu;
+	if (ret == 0)
+		ret = parse_rate_limiter(o, p, "rx_rate_limiter", &n->rx_rate_limiter, err);
+	if (ret == 0)
+		ret = parse_rate_limiter(o, p, "tx_rate_limiter", &n->tx_rate_limiter, err);
+	free(mac);
+	return ret;
+}
+
+static void free_net(struct net_config *n)
+{
+	free(n->iface_id);
+	free(n->host_dev_name);
+	memset(n, 0, sizeof(*n));
+}
+
+/* Whether interface `n` clashes with interface j of cfg: the same id, TAP or MAC. */
+static int net_clash(const struct vm_config *cfg, unsigned int j, const struct net_config *n,
+		     const char *p, struct error *err)
+{
+	const struct net_config *o = &cfg->nets[j];
+	char mac[18];
+
+	if (strcmp(o->host_dev_name, n->host_dev_name) == 0)
+		return error_set(err, -EEXIST, "%s.host_dev_name: \"%s\" is already used by "
+				 "interface \"%s\"", p, n->host_dev_name, o->iface_id);
+	if (n->has_mac && o->has_mac && !memcmp(o->guest_mac, n->guest_mac, 6)) {
+		config_format_mac(n->guest_mac, mac);
+		return error_set(err, -EEXIST, "%s.guest_mac: %s is already used by interface "
+				 "\"%s\"", p, mac, o->iface_id);
+	}
+	return 0;
+}
+
+static int parse_nets(json_t *v, struct vm_config *cfg, struct error *err)
+{
+	char p[40];
+	size_t i;
+	json_t *o;
+
+	if (!json_is_array(v))
+		return error_set(err, -EINVAL, "network-interfaces: expected an array, got %s",
+				 type_name(v));
+	if (json_array_size(v) > CONFIG_MAX_NETS)
+		return error_set(err, -E2BIG, "network-interfaces: %zu interfaces; at most %d are "
+				 "supported", json_array_size(v), CONFIG_MAX_NETS);
+	json_array_foreach(v, i, o) {
+		struct net_config *n = &cfg->nets[i];
+		snprintf(p, sizeof(p), "network-interfaces[%zu]", i);
+		cfg->nr_nets = (unsigned int)i + 1;
+		int ret = parse_net(o, p, n, err);
+		if (ret < 0)
+			return ret;
+		for (unsigned int j = 0; j < i; j++) {
+			if (strcmp(cfg->nets[j].iface_id, n->iface_id) == 0)
+				return error_set(err, -EEXIST, "%s.iface_id: \"%s\" is already used "
+						 "by network-interfaces[%u]", p, n->iface_id, j);
+			if ((ret = net_clash(cfg, j, n, p, err)) < 0)
+				return ret;
+		}
+	}
+	return 0;
 }
 
 static int parse_vsock(json_t *o, struct vsock_config *vs, struct error *err)
@@ -451,17 +593,6 @@ static int parse_vsock(json_t *o, struct vsock_config *vs, struct error *err)
 	if (ret == 0)
 		ret = get_path(o, p, "uds_path", true, &vs->uds_path, err);
 	return ret;
-}
-
-/* Device lists kiln cannot populate yet: an empty list is fine, anything else is refused. */
-static int parse_empty_list(json_t *v, const char *key, const char *what, struct error *err)
-{
-	if (!json_is_array(v))
-		return error_set(err, -EINVAL, "%s: expected an array, got %s", key, type_name(v));
-	if (json_array_size(v))
-		return error_set(err, -ENOTSUP, "%s: not supported yet (kiln has no %s device)",
-				 key, what);
-	return 0;
 }
 
 static int parse_root(json_t *root, struct vm_config *cfg, struct error *err)
@@ -501,8 +632,7 @@ static int parse_root(json_t *root, struct vm_config *cfg, struct error *err)
 		if ((ret = parse_vsock(v, &cfg->vsock, err)))
 			return ret;
 	}
-	if ((v = member(root, "network-interfaces")) &&
-	    (ret = parse_empty_list(v, "network-interfaces", "network", err)))
+	if ((v = member(root, "network-interfaces")) && (ret = parse_nets(v, cfg, err)))
 		return ret;
 	if ((v = member(root, "logger"))) {
 		cfg->has_logger = true;
@@ -582,6 +712,8 @@ void config_free(struct vm_config *cfg)
 		free(cfg->drives[i].path_on_host);
 		free(cfg->drives[i].partuuid);
 	}
+	for (unsigned int i = 0; i < cfg->nr_nets; i++)
+		free_net(&cfg->nets[i]);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -610,7 +742,7 @@ static int put_drive(json_t *o, struct vm_config *cfg, const char *id, struct er
 	unsigned int slot = cfg->nr_drives;
 	int ret;
 
-	if (!id || !valid_drive_id(id))
+	if (!id || !valid_id(id, CONFIG_DRIVE_ID_MAX))
 		return error_set(err, -EINVAL, "drives: the drive id in the path must be 1 to %d "
 				 "characters of A-Z a-z 0-9 _ -", CONFIG_DRIVE_ID_MAX);
 	snprintf(p, sizeof(p), "drives[%s]", id);
@@ -637,6 +769,43 @@ static int put_drive(json_t *o, struct vm_config *cfg, const char *id, struct er
 	else
 		cfg->nr_drives++;
 	cfg->drives[slot] = d;
+	return 0;
+}
+
+static int put_net(json_t *o, struct vm_config *cfg, const char *id, struct error *err)
+{
+	struct net_config n = { 0 };
+	char p[CONFIG_IFACE_ID_MAX + 32];
+	unsigned int slot = cfg->nr_nets;
+	int ret;
+
+	if (!id || !valid_id(id, CONFIG_IFACE_ID_MAX))
+		return error_set(err, -EINVAL, "network-interfaces: the interface id in the path "
+				 "must be 1 to %d characters of A-Z a-z 0-9 _ -",
+				 CONFIG_IFACE_ID_MAX);
+	snprintf(p, sizeof(p), "network-interfaces[%s]", id);
+	ret = parse_net(o, p, &n, err);
+	if (ret == 0 && strcmp(n.iface_id, id) != 0)
+		ret = error_set(err, -EINVAL, "%s.iface_id: \"%s\" does not match the interface "
+				"id in the path", p, n.iface_id);
+	for (unsigned int j = 0; ret == 0 && j < cfg->nr_nets; j++) {
+		if (strcmp(cfg->nets[j].iface_id, id) == 0)
+			slot = j;
+		else
+			ret = net_clash(cfg, j, &n, p, err);
+	}
+	if (ret == 0 && slot == CONFIG_MAX_NETS)
+		ret = error_set(err, -E2BIG, "%s: at most %d interfaces are supported", p,
+				CONFIG_MAX_NETS);
+	if (ret < 0) {
+		free_net(&n);
+		return ret;
+	}
+	if (slot < cfg->nr_nets)
+		free_net(&cfg->nets[slot]);
+	else
+		cfg->nr_nets++;
+	cfg->nets[slot] = n;
 	return 0;
 }
 
@@ -725,6 +894,8 @@ static int apply(json_t *o, struct vm_config *cfg, enum config_section s, const 
 	}
 	case CONFIG_DRIVE:
 		return put_drive(o, cfg, id, err);
+	case CONFIG_NET:
+		return put_net(o, cfg, id, err);
 	}
 	return error_set(err, -EINVAL, "unknown configuration section");
 }
@@ -755,7 +926,7 @@ static int parse_drive_update(json_t *o, const char *id, struct drive_update *u,
 	json_t *v;
 	int ret;
 
-	if (!id || !valid_drive_id(id))
+	if (!id || !valid_id(id, CONFIG_DRIVE_ID_MAX))
 		return error_set(err, -EINVAL, "drives: the drive id in the path must be 1 to %d "
 				 "characters of A-Z a-z 0-9 _ -", CONFIG_DRIVE_ID_MAX);
 	snprintf(p, sizeof(p), "drives[%s]", id);
@@ -788,7 +959,7 @@ static int parse_drive_update(json_t *o, const char *id, struct drive_update *u,
 		memcpy(u->path_on_host, s, strlen(s) + 1);
 		u->has_path = true;
 	}
-	if ((ret = parse_rate_limiter(o, p, &u->rate_limiter, err)) < 0)
+	if ((ret = parse_rate_limiter(o, p, "rate_limiter", &u->rate_limiter, err)) < 0)
 		return ret;
 	v = member(o, "rate_limiter");
 	u->has_bandwidth = v && member(v, "bandwidth");
@@ -820,6 +991,69 @@ int config_parse_drive_update(const char *id, const char *json, size_t len,
 	return ret;
 }
 
+static int parse_net_update(json_t *o, const char *id, struct net_update *u,
+			    struct error *err)
+{
+	static const char *const keys[] = { "iface_id", "rx_rate_limiter", "tx_rate_limiter" };
+	char p[CONFIG_IFACE_ID_MAX + 32];
+	json_t *v, *rx, *tx;
+	int ret;
+
+	if (!id || !valid_id(id, CONFIG_IFACE_ID_MAX))
+		return error_set(err, -EINVAL, "network-interfaces: the interface id in the path "
+				 "must be 1 to %d characters of A-Z a-z 0-9 _ -",
+				 CONFIG_IFACE_ID_MAX);
+	snprintf(p, sizeof(p), "network-interfaces[%s]", id);
+	if ((ret = expect_object(o, p, err)) < 0 ||
+	    (ret = check_keys(o, p, keys, ARRAY_SIZE(keys), err)) < 0)
+		return ret;
+	/* Checked in place: get_string's copy would allocate. */
+	if (!(v = member(o, "iface_id")))
+		return error_set(err, -EINVAL, "%s.iface_id: missing required key", p);
+	if (!json_is_string(v))
+		return error_set(err, -EINVAL, "%s.iface_id: expected a string, got %s", p,
+				 type_name(v));
+	if (strlen(json_string_value(v)) != json_string_length(v) ||
+	    strcmp(json_string_value(v), id) != 0)
+		return error_set(err, -EINVAL, "%s.iface_id: \"%.*s\" does not match the "
+				 "interface id in the path", p, CONFIG_IFACE_ID_MAX + 1,
+				 json_string_value(v));
+	if ((ret = parse_rate_limiter(o, p, "rx_rate_limiter", &u->rx_rate_limiter, err)) < 0 ||
+	    (ret = parse_rate_limiter(o, p, "tx_rate_limiter", &u->tx_rate_limiter, err)) < 0)
+		return ret;
+	rx = member(o, "rx_rate_limiter");
+	tx = member(o, "tx_rate_limiter");
+	u->has_rx_bandwidth = rx && member(rx, "bandwidth");
+	u->has_rx_ops = rx && member(rx, "ops");
+	u->has_tx_bandwidth = tx && member(tx, "bandwidth");
+	u->has_tx_ops = tx && member(tx, "ops");
+	if (!rx && !tx)
+		return error_set(err, -EINVAL, "%s: nothing to change: give rx_rate_limiter or "
+				 "tx_rate_limiter", p);
+	return 0;
+}
+
+int config_parse_net_update(const char *id, const char *json, size_t len,
+			    struct net_update *u, struct error *err)
+{
+	json_error_t jerr;
+	json_t *o;
+	int ret;
+
+	memset(u, 0, sizeof(*u));
+	if (len == 0)
+		return error_set(err, -EINVAL, "network-interfaces: the request has no body");
+	o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!o)
+		return error_set(err, -EINVAL, "network-interfaces: invalid JSON at line %d, "
+				 "column %d: %s", jerr.line, jerr.column, jerr.text);
+	ret = parse_net_update(o, id, u, err);
+	json_decref(o);
+	if (ret < 0)
+		memset(u, 0, sizeof(*u));
+	return ret;
+}
+
 const char *config_section_name(enum config_section s)
 {
 	switch (s) {
@@ -832,6 +1066,7 @@ const char *config_section_name(enum config_section s)
 	case CONFIG_ENTROPY: return "entropy";
 	case CONFIG_DRIVE: return "drives";
 	case CONFIG_VSOCK: return "vsock";
+	case CONFIG_NET: return "network-interfaces";
 	}
 	return "configuration";
 }
@@ -881,7 +1116,7 @@ static json_t *config_json(const struct vm_config *cfg)
 {
 	static const char *const caches[] = { "Unsafe", "Writeback" };
 	static const char *const engines[] = { "Sync", "Async" };
-	json_t *drives = json_array(), *root;
+	json_t *drives = json_array(), *nets = json_array(), *root;
 
 	for (unsigned int i = 0; drives && i < cfg->nr_drives; i++) {
 		const struct drive_config *d = &cfg->drives[i];
@@ -892,14 +1127,31 @@ static json_t *config_json(const struct vm_config *cfg)
 			d->is_read_only, "cache_type", caches[d->cache_type], "rate_limiter",
 			rate_limiter_json(&d->rate_limiter), "io_engine", engines[d->io_engine]));
 	}
-	root = json_pack("{s:o, s:o, s:o, s:n, s:n, s:[], s:n, s:n, s:n, s:[], s:n}",
+	for (unsigned int i = 0; nets && i < cfg->nr_nets; i++) {
+		const struct net_config *n = &cfg->nets[i];
+		char mac[18];
+		json_t *o = json_pack("{s:s, s:s}", "iface_id", n->iface_id, "host_dev_name",
+				      n->host_dev_name);
+		if (!o)
+			continue;
+		if (n->has_mac) {
+			config_format_mac(n->guest_mac, mac);
+			json_object_set_new(o, "guest_mac", json_string(mac));
+		}
+		if (n->mtu)
+			json_object_set_new(o, "mtu", json_integer(n->mtu));
+		json_object_set_new(o, "rx_rate_limiter", rate_limiter_json(&n->rx_rate_limiter));
+		json_object_set_new(o, "tx_rate_limiter", rate_limiter_json(&n->tx_rate_limiter));
+		json_array_append_new(nets, o);
+	}
+	root = json_pack("{s:o, s:o, s:o, s:n, s:n, s:o, s:n, s:n, s:n, s:[], s:n}",
 			 "boot-source", json_pack("{s:o, s:o, s:o}", "kernel_image_path",
 						  str_or_null(cfg->boot.kernel_image_path),
 						  "initrd_path", str_or_null(cfg->boot.initrd_path),
 						  "boot_args", str_or_null(cfg->boot.boot_args)),
 			 "machine-config", machine_json(&cfg->machine),
 			 "drives", drives, "cpu-config", "balloon", "network-interfaces",
-			 "vsock", "mmds-config", "memory-hotplug", "pmem", "metrics");
+			 nets, "vsock", "mmds-config", "memory-hotplug", "pmem", "metrics");
 	if (!root)
 		return NULL;
 	if (cfg->has_vsock) {

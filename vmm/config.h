@@ -76,6 +76,22 @@ struct vsock_config {
 	char *uds_path;
 };
 
+/* One element of `network-interfaces`: a virtio-net device on a TAP device. */
+#define CONFIG_MAX_NETS 8
+#define CONFIG_IFACE_ID_MAX 64
+#define CONFIG_TAP_NAME_MAX 15		/* IFNAMSIZ - 1 */
+#define CONFIG_MTU_MIN 68		/* the least an IPv4 host must take (RFC 791) */
+#define CONFIG_MTU_MAX 65535
+struct net_config {
+	char *iface_id;
+	char *host_dev_name;		/* the TAP, opened by name in kiln's network namespace */
+	bool has_mac;
+	uint8_t guest_mac[6];		/* when has_mac: offered as VIRTIO_NET_F_MAC */
+	unsigned int mtu;		/* 0: not given (no VIRTIO_NET_F_MTU) */
+	struct rate_limiter_config rx_rate_limiter;	/* host to guest */
+	struct rate_limiter_config tx_rate_limiter;	/* guest to host */
+};
+
 struct vm_config {
 	struct boot_source boot;
 	struct machine_config machine;
@@ -90,6 +106,8 @@ struct vm_config {
 	struct rate_limiter_config entropy_rate_limiter;
 	struct vsock_config vsock;
 	bool has_vsock;
+	struct net_config nets[CONFIG_MAX_NETS];
+	unsigned int nr_nets;
 };
 
 /* Defaults for everything optional (1 vCPU, 128 MiB, no initrd...). */
@@ -113,6 +131,7 @@ enum config_section {
 	CONFIG_ENTROPY,
 	CONFIG_DRIVE,		/* PUT /drives/{id}: adds or replaces the drive `id` */
 	CONFIG_VSOCK,		/* PUT /vsock: sets or replaces the vsock device */
+	CONFIG_NET,		/* PUT /network-interfaces/{id}: adds or replaces `id` */
 };
 
 /*
@@ -141,6 +160,24 @@ struct drive_update {
  */
 int config_parse_drive_update(const char *id, const char *json, size_t len,
 			      struct drive_update *u, struct error *err) MUST_CHECK;
+/*
+ * A PATCH /network-interfaces/{id} body, Firecracker's: `iface_id` (required, the path's)
+ * and `rx_rate_limiter` and/or `tx_rate_limiter`; a bucket given replaces that bucket,
+ * one absent or null is left as it is.
+ */
+struct net_update {
+	bool has_rx_bandwidth, has_rx_ops, has_tx_bandwidth, has_tx_ops;
+	struct rate_limiter_config rx_rate_limiter, tx_rate_limiter;	/* the buckets given */
+};
+
+/*
+ * Parse a PATCH /network-interfaces/{id} body; errors name
+ * "network-interfaces[<id>].<key>". Allocates nothing but jansson's. On error u is empty.
+ */
+int config_parse_net_update(const char *id, const char *json, size_t len,
+			    struct net_update *u, struct error *err) MUST_CHECK;
+/* Format a MAC address as "xx:xx:xx:xx:xx:xx" (buf of at least 18 bytes). */
+void config_format_mac(const uint8_t mac[6], char *buf);
 /* The key of a section in the config file ("machine-config"). */
 const char *config_section_name(enum config_section s);
 /*

@@ -113,6 +113,40 @@ int ctl_update_drive(struct controller *ctl, const char *id, const char *json, s
 	return 0;
 }
 
+int ctl_update_net(struct controller *ctl, const char *id, const char *json, size_t len,
+		   struct error *err)
+{
+	struct net_update u;
+	unsigned int i;
+	int ret;
+
+	if (ctl->state == VM_NOT_STARTED)
+		return error_set(err, -EBUSY, CTL_ERR_BEFORE_START);
+	if ((ret = config_parse_net_update(id, json, len, &u, err)) < 0)
+		return ret;
+	for (i = 0; i < ctl->cfg.nr_nets; i++)
+		if (strcmp(ctl->cfg.nets[i].iface_id, id) == 0)
+			break;
+	if (i == ctl->cfg.nr_nets)
+		return error_set(err, -ENOENT, "network-interfaces[%s]: no such interface", id);
+	if (!ctl->ops->update_net)
+		return unavailable("PATCH /network-interfaces", err);
+	struct net_config n = ctl->cfg.nets[i];
+	if (u.has_rx_bandwidth)
+		n.rx_rate_limiter.bandwidth = u.rx_rate_limiter.bandwidth;
+	if (u.has_rx_ops)
+		n.rx_rate_limiter.ops = u.rx_rate_limiter.ops;
+	if (u.has_tx_bandwidth)
+		n.tx_rate_limiter.bandwidth = u.tx_rate_limiter.bandwidth;
+	if (u.has_tx_ops)
+		n.tx_rate_limiter.ops = u.tx_rate_limiter.ops;
+	if ((ret = ctl->ops->update_net(ctl->opaque, i, &n, &u, err)) < 0)
+		return ret;
+	ctl->cfg.nets[i].rx_rate_limiter = n.rx_rate_limiter;
+	ctl->cfg.nets[i].tx_rate_limiter = n.tx_rate_limiter;
+	return 0;
+}
+
 /*
  * Each drive's path_on_host gets room for any path (CONFIG_PATH_MAX), so that PATCH
  * /drives can replace it once the VM runs, when this thread no longer allocates.

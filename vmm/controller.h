@@ -29,6 +29,12 @@ struct controller_ops {
 	 */
 	int (*update_drive)(void *opaque, unsigned int index, const struct drive_config *d,
 			    bool path, bool rl, bool bandwidth, bool ops, struct error *err);
+	/*
+	 * PATCH /network-interfaces/{id} after the start: interface `index` of cfg becomes
+	 * `n`, the rate limiters `u` names a bucket of replaced.
+	 */
+	int (*update_net)(void *opaque, unsigned int index, const struct net_config *n,
+			  const struct net_update *u, struct error *err);
 };
 
 struct controller {
@@ -58,6 +64,12 @@ int ctl_configure(struct controller *ctl, enum config_section s, const char *id,
  */
 int ctl_update_drive(struct controller *ctl, const char *id, const char *json, size_t len,
 		     struct error *err) MUST_CHECK;
+/*
+ * PATCH /network-interfaces/{id}: after the start only; Firecracker's body (iface_id and
+ * the rate limiters). Validated, applied to the machine, then to the configuration.
+ */
+int ctl_update_net(struct controller *ctl, const char *id, const char *json, size_t len,
+		   struct error *err) MUST_CHECK;
 /* InstanceStart: once, from the pending configuration. */
 int ctl_start(struct controller *ctl, struct error *err) MUST_CHECK;
 /* PATCH /vm: Paused and Resumed, after the start only. */

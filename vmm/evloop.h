@@ -6,8 +6,9 @@
 #include <stdint.h>
 #include "util.h"
 
-#define EVLOOP_MAX_HANDLERS 80	/* 16 rate-limited drives with io_uring take 48
-				   (kick, completions, limiter timer) */
+#define EVLOOP_MAX_HANDLERS 160	/* 16 rate-limited drives with io_uring take 48 (kick,
+				   completions, limiter timer), 8 interfaces 48 (2 kicks,
+				   TAP, wake-up, 2 limiter timers) */
 
 typedef void (*evloop_cb)(void *opaque, uint32_t events);
 

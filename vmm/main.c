@@ -552,8 +552,22 @@ static int update_drive(void *opaque, unsigned int index, const struct drive_con
 	return ret;
 }
 
+/* PATCH /network-interfaces/{id}: the rate limiters, on the main thread. */
+static int update_net(void *opaque, unsigned int index, const struct net_config *n,
+		      const struct net_update *u, struct error *err)
+{
+	struct kiln *k = opaque;
+	int ret = virtio_devices_update_net(&k->devices, index, n, u, err);
+	if (ret == 0)
+		log_info("network-interfaces[%s] updated:%s%s", n->iface_id,
+			 u->has_rx_bandwidth || u->has_rx_ops ? " rx_rate_limiter" : "",
+			 u->has_tx_bandwidth || u->has_tx_ops ? " tx_rate_limiter" : "");
+	return ret;
+}
+
 static const struct controller_ops kiln_ops = {
 	.update_drive = update_drive,
+	.update_net = update_net,
 	.ctrl_alt_del = ctrl_alt_del,
 	.start = start_vm,
 	.pause = pause_vm,

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include "util.h"
 
-#define METRICS_MAX 64
+#define METRICS_MAX 96
 #define METRICS_PERIOD_S 60
 
 struct metric {

@@ -272,8 +272,6 @@ Test(kiln_api, pause_stops_a_counting_guest_and_resume_continues_it)
 Test(kiln_api, every_unimplemented_endpoint_answers_400_naming_the_feature)
 {
 	static const struct { const char *method, *path, *feature; } cases[] = {
-		{ "PUT", "/network-interfaces/eth0", "network-interfaces: not supported yet" },
-		{ "PATCH", "/network-interfaces/eth0", "network-interfaces: not supported yet" },
 		{ "PUT", "/balloon", "balloon: not supported yet" },
 		{ "PATCH", "/balloon", "balloon: not supported yet" },
 		{ "GET", "/balloon", "balloon: not supported yet" },

@@ -216,9 +216,6 @@ Test(kiln_badinput, sections_without_a_device_are_refused)
 	run_json("{\"boot-source\": {\"kernel_image_path\": \"a\"}, \"balloon\": "
 		 "{\"amount_mib\": 1}}");
 	expect_error(152, "balloon: not supported yet");
-	run_json("{\"boot-source\": {\"kernel_image_path\": \"a\"}, \"network-interfaces\": "
-		 "[{\"iface_id\": \"eth0\"}]}");
-	expect_error(152, "network-interfaces: not supported yet (kiln has no network device)");
 }
 
 Test(kiln_badinput, vsock_cid_below_3)

@@ -73,10 +73,33 @@ static int fake_update_drive(void *o, unsigned int index, const struct drive_con
 	return 0;
 }
 
+/* PATCH /network-interfaces: what the machine was asked to do. */
+static struct {
+	int calls, result;
+	unsigned int index;
+	struct rate_limiter_config rx, tx;
+	struct net_update u;
+} nupd;
+
+static int fake_update_net(void *o, unsigned int index, const struct net_config *n,
+			   const struct net_update *u, struct error *err)
+{
+	(void)o;
+	nupd.calls++;
+	if (nupd.result < 0)
+		return error_set(err, nupd.result, "network-interfaces[%s]: rate limiter: "
+				 "No such device", n->iface_id);
+	nupd.index = index;
+	nupd.rx = n->rx_rate_limiter;
+	nupd.tx = n->tx_rate_limiter;
+	nupd.u = *u;
+	return 0;
+}
+
 static const struct controller_ops fake_ops = {
 	.start = fake_start, .pause = fake_pause, .resume = fake_resume,
 	.flush_metrics = fake_flush, .ctrl_alt_del = fake_cad,
-	.update_drive = fake_update_drive,
+	.update_drive = fake_update_drive, .update_net = fake_update_net,
 };
 
 static void setup(void)
@@ -84,6 +107,7 @@ static void setup(void)
 	ctl_init(&ctl, &fake_ops, NULL, "vm-1");
 	starts = pauses = resumes = flushes = cads = 0;
 	memset(&upd, 0, sizeof(upd));
+	memset(&nupd, 0, sizeof(nupd));
 	start_result = 0;
 }
 
@@ -311,6 +335,53 @@ Test(api, actions_and_the_states)
 	    "drives[rootfs]: nothing to change: give path_on_host or rate_limiter");
 }
 
+Test(api, network_interfaces_put_before_and_patch_after_the_start)
+{
+	OK("PUT", "/boot-source", "{\"kernel_image_path\": \"/k\"}");
+	OK("PUT", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": "
+	   "\"tap0\", \"guest_mac\": \"06:00:ac:10:00:02\", \"rx_rate_limiter\": {\"bandwidth\": "
+	   "{\"size\": 1000, \"refill_time\": 100}}}");
+	OK("PUT", "/network-interfaces/eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": "
+	   "\"tap1\"}");
+	/* PUT again replaces the interface. */
+	OK("PUT", "/network-interfaces/eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": "
+	   "\"tap2\", \"mtu\": 1400}");
+	cr_assert_eq(ctl.cfg.nr_nets, 2);
+	cr_assert_str_eq(ctl.cfg.nets[1].host_dev_name, "tap2");
+	BAD("PUT", "/network-interfaces/eth2", "{\"iface_id\": \"eth1\", \"host_dev_name\": "
+	    "\"tap3\"}", "network-interfaces[eth2].iface_id: \\\"eth1\\\" does not match the "
+	    "interface id in the path");
+	BAD("PUT", "/network-interfaces/eth2", "{\"iface_id\": \"eth2\", \"host_dev_name\": "
+	    "\"tap0\"}", "network-interfaces[eth2].host_dev_name: \\\"tap0\\\" is already used "
+	    "by interface \\\"eth0\\\"");
+	BAD("PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"tx_rate_limiter\": "
+	    "{}}", CTL_ERR_BEFORE_START);
+	cr_assert(strstr(req("GET", "/vm/config", NULL), "\"network-interfaces\":[{\"iface_id\":"
+			 "\"eth0\",\"host_dev_name\":\"tap0\",\"guest_mac\":\"06:00:ac:10:00:02\""));
+	OK("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+	BAD("PUT", "/network-interfaces/eth3", "{\"iface_id\": \"eth3\", \"host_dev_name\": "
+	    "\"tap3\"}", CTL_ERR_AFTER_START);
+
+	/* A tx ops bucket: the rx limiter is passed on as it was, both kept in the config. */
+	OK("PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"tx_rate_limiter\": "
+	   "{\"ops\": {\"size\": 10, \"refill_time\": 1000}}}");
+	cr_assert_eq(nupd.calls, 1);
+	cr_assert_eq(nupd.index, 0u);
+	cr_assert(nupd.u.has_tx_ops && !nupd.u.has_tx_bandwidth && !nupd.u.has_rx_bandwidth);
+	cr_assert_eq(nupd.rx.bandwidth.size, 1000);
+	cr_assert_eq(nupd.tx.ops.size, 10);
+	cr_assert_eq(ctl.cfg.nets[0].tx_rate_limiter.ops.refill_time_ms, 1000);
+	cr_assert_eq(ctl.cfg.nets[0].rx_rate_limiter.bandwidth.size, 1000);
+	BAD("PATCH", "/network-interfaces/eth9", "{\"iface_id\": \"eth9\", \"rx_rate_limiter\": "
+	    "{}}", "network-interfaces[eth9]: no such interface");
+	/* The machine refuses: the configuration is unchanged. */
+	nupd.result = -ENODEV;
+	BAD("PATCH", "/network-interfaces/eth1", "{\"iface_id\": \"eth1\", \"rx_rate_limiter\": "
+	    "{\"ops\": {\"size\": 1, \"refill_time\": 1}}}",
+	    "network-interfaces[eth1]: rate limiter: No such device");
+	cr_assert_eq(ctl.cfg.nets[1].rx_rate_limiter.ops.size, 0);
+}
+
 Test(api, patch_drives_after_the_start)
 {
 	const char *data = "{\"drive_id\": \"data\", \"path_on_host\": \"/d.img\", "
@@ -424,8 +495,6 @@ Test(api, methods_paths_and_bodies)
 Test(api, unimplemented_paths_name_the_feature)
 {
 	static const struct { const char *m, *p, *msg; } cases[] = {
-		{ "PUT", "/network-interfaces/eth0", "network-interfaces: not supported yet (kiln "
-		  "has no network device)" },
 		{ "GET", "/balloon", "balloon: not supported yet (kiln has no balloon device)" },
 		{ "PATCH", "/balloon/statistics", "balloon: not supported yet (kiln has no balloon "
 		  "device)" },

@@ -407,10 +407,148 @@ Test(config, vsock_bad_values_name_their_key)
 	expect_error("{" BOOT ", \"vsock\": []}", -EINVAL, "vsock: expected an object, got an array");
 }
 
-Test(config, non_empty_device_lists_refused)
+#define NET(body) "{" BOOT ", \"network-interfaces\": [" body "]}"
+
+Test(config, network_interfaces_firecracker_schema)
 {
-	expect_error("{" BOOT ", \"network-interfaces\": [{\"iface_id\": \"eth0\"}]}", -ENOTSUP,
-		     "network-interfaces: not supported yet (kiln has no network device)");
+	cr_assert_eq(load(NET("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+			     "\"guest_mac\": \"06:00:AC:10:00:02\", \"rx_rate_limiter\": null, "
+			     "\"tx_rate_limiter\": {\"bandwidth\": {\"size\": 1048576, "
+			     "\"refill_time\": 100}}}, {\"iface_id\": \"eth_1\", "
+			     "\"host_dev_name\": \"tap-1\", \"mtu\": 9000}")), 0, "%s", err.msg);
+	cr_assert_eq(cfg.nr_nets, 2);
+	cr_assert_str_eq(cfg.nets[0].iface_id, "eth0");
+	cr_assert_str_eq(cfg.nets[0].host_dev_name, "tap0");
+	cr_assert(cfg.nets[0].has_mac);
+	static const uint8_t mac[6] = { 0x06, 0x00, 0xac, 0x10, 0x00, 0x02 };
+	cr_assert_eq(memcmp(cfg.nets[0].guest_mac, mac, 6), 0);
+	cr_assert_eq(cfg.nets[0].mtu, 0);
+	cr_assert_eq(cfg.nets[0].tx_rate_limiter.bandwidth.size, 1048576);
+	cr_assert_eq(cfg.nets[0].rx_rate_limiter.bandwidth.size, 0);
+	cr_assert_not(cfg.nets[1].has_mac);
+	cr_assert_eq(cfg.nets[1].mtu, 9000);
+
+	char buf[8192];
+	cr_assert_gt(config_dump(&cfg, buf, sizeof(buf), &err), 0, "%s", err.msg);
+	cr_expect(strstr(buf, "\"network-interfaces\":[{\"iface_id\":\"eth0\",\"host_dev_name\":"
+			 "\"tap0\",\"guest_mac\":\"06:00:ac:10:00:02\",\"rx_rate_limiter\":null,"
+			 "\"tx_rate_limiter\":{\"bandwidth\":{\"size\":1048576,\"one_time_burst\":"
+			 "null,\"refill_time\":100},\"ops\":null}},{\"iface_id\":\"eth_1\","
+			 "\"host_dev_name\":\"tap-1\",\"mtu\":9000,"), "%s", buf);
+	struct vm_config back;
+	config_defaults(&back);
+	cr_assert_eq(config_load_string(buf, &back, &err), 0, "%s: %s", err.msg, buf);
+	cr_expect_eq(back.nr_nets, 2);
+	cr_expect_eq(memcmp(back.nets[0].guest_mac, mac, 6), 0);
+	cr_expect_eq(back.nets[1].mtu, 9000);
+	cr_expect_eq(memcmp(&back.nets[0].tx_rate_limiter, &cfg.nets[0].tx_rate_limiter,
+			    sizeof(struct rate_limiter_config)), 0);
+	config_free(&back);
+}
+
+Test(config, network_interfaces_bad_values_name_their_key)
+{
+	expect_error(NET("{\"host_dev_name\": \"tap0\"}"), -EINVAL,
+		     "network-interfaces[0].iface_id: missing required key");
+	expect_error(NET("{\"iface_id\": \"eth0\"}"), -EINVAL,
+		     "network-interfaces[0].host_dev_name: missing required key");
+	expect_error(NET("{\"iface_id\": \"eth 0\", \"host_dev_name\": \"tap0\"}"), -EINVAL,
+		     "network-interfaces[0].iface_id: \"eth 0\" must be 1 to 64 characters of A-Z "
+		     "a-z 0-9 _ -");
+	expect_error(NET("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0123456789abcd\"}"),
+		     -EINVAL, "network-interfaces[0].host_dev_name: \"tap0123456789abcd\" is not an "
+		     "interface name (1 to 15 characters, no '/', ':' or spaces)");
+	expect_error(NET("{\"iface_id\": \"eth0\", \"host_dev_name\": \"../tap\"}"),
+		     -EINVAL, "network-interfaces[0].host_dev_name: \"../tap\" is not an interface "
+		     "name (1 to 15 characters, no '/', ':' or spaces)");
+	expect_error(NET("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+			 "\"guest_mac\": \"06:00:ac:10:00\"}"), -EINVAL,
+		     "network-interfaces[0].guest_mac: \"06:00:ac:10:00\" is not a MAC address (six "
+		     "hex pairs separated by ':')");
+	expect_error(NET("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+			 "\"guest_mac\": \"06:00:ac:10:00:0g\"}"), -EINVAL,
+		     "network-interfaces[0].guest_mac: \"06:00:ac:10:00:0g\" is not a MAC address (six "
+		     "hex pairs separated by ':')");
+	expect_error(NET("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+			 "\"guest_mac\": \"06:00:ac:10:00:02:\"}"), -EINVAL,
+		     "network-interfaces[0].guest_mac: \"06:00:ac:10:00:02:\" is not a MAC address (six "
+		     "hex pairs separated by ':')");
+	expect_error(NET("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+			 "\"guest_mac\": \"01:00:5e:00:00:01\"}"), -EINVAL,
+		     "network-interfaces[0].guest_mac: 01:00:5e:00:00:01 is a multicast address; a "
+		     "guest's address must be unicast");
+	expect_error(NET("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"mtu\": 67}"),
+		     -ERANGE, "network-interfaces[0].mtu: 67 is out of range (68 to 65535)");
+	expect_error(NET("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"mtu\": "
+			 "65536}"), -ERANGE,
+		     "network-interfaces[0].mtu: 65536 is out of range (68 to 65535)");
+	expect_error(NET("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+			 "\"rx_rate_limiter\": {\"ops\": {\"size\": 0, \"refill_time\": 1}}}"),
+		     -EINVAL, "network-interfaces[0].rx_rate_limiter.ops.size: must not be 0");
+	expect_error(NET("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+			 "\"allow_mmds_requests\": true}"), -EINVAL,
+		     "network-interfaces[0].allow_mmds_requests: unknown key");
+	expect_error(NET("{\"iface_id\": \"a\", \"host_dev_name\": \"tap0\"}, "
+			 "{\"iface_id\": \"a\", \"host_dev_name\": \"tap1\"}"), -EEXIST,
+		     "network-interfaces[1].iface_id: \"a\" is already used by network-interfaces[0]");
+	expect_error(NET("{\"iface_id\": \"a\", \"host_dev_name\": \"tap0\"}, "
+			 "{\"iface_id\": \"b\", \"host_dev_name\": \"tap0\"}"), -EEXIST,
+		     "network-interfaces[1].host_dev_name: \"tap0\" is already used by interface "
+		     "\"a\"");
+	expect_error(NET("{\"iface_id\": \"a\", \"host_dev_name\": \"tap0\", \"guest_mac\": "
+			 "\"06:00:00:00:00:01\"}, {\"iface_id\": \"b\", \"host_dev_name\": \"tap1\", "
+			 "\"guest_mac\": \"06:00:00:00:00:01\"}"), -EEXIST,
+		     "network-interfaces[1].guest_mac: 06:00:00:00:00:01 is already used by "
+		     "interface \"a\"");
+	expect_error("{" BOOT ", \"network-interfaces\": {}}", -EINVAL,
+		     "network-interfaces: expected an array, got an object");
+}
+
+Test(config, too_many_network_interfaces_refused)
+{
+	char json[4096] = "{" BOOT ", \"network-interfaces\": [";
+	for (int i = 0; i <= CONFIG_MAX_NETS; i++) {
+		char one[128];
+		snprintf(one, sizeof(one), "%s{\"iface_id\": \"e%d\", \"host_dev_name\": \"t%d\"}",
+			 i ? ", " : "", i, i);
+		strcat(json, one);
+	}
+	strcat(json, "]}");
+	expect_error(json, -E2BIG, "network-interfaces: 9 interfaces; at most 8 are supported");
+}
+
+Test(config, network_interface_patch_bodies)
+{
+	struct net_update u;
+	const char *ok = "{\"iface_id\": \"eth0\", \"tx_rate_limiter\": {\"ops\": {\"size\": 10, "
+			 "\"refill_time\": 1000}}}";
+	cr_assert_eq(config_parse_net_update("eth0", ok, strlen(ok), &u, &err), 0, "%s", err.msg);
+	cr_assert(u.has_tx_ops);
+	cr_assert_not(u.has_tx_bandwidth || u.has_rx_bandwidth || u.has_rx_ops);
+	cr_assert_eq(u.tx_rate_limiter.ops.size, 10);
+	static const struct { const char *body, *msg; } bad[] = {
+		{ "{\"iface_id\": \"eth1\", \"rx_rate_limiter\": {}}",
+		  "network-interfaces[eth0].iface_id: \"eth1\" does not match the interface id in "
+		  "the path" },
+		{ "{\"iface_id\": \"eth0\"}",
+		  "network-interfaces[eth0]: nothing to change: give rx_rate_limiter or "
+		  "tx_rate_limiter" },
+		{ "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap9\"}",
+		  "network-interfaces[eth0].host_dev_name: unknown key" },
+		{ "{\"rx_rate_limiter\": {}}",
+		  "network-interfaces[eth0].iface_id: missing required key" },
+		{ "{\"iface_id\": \"eth0\", \"rx_rate_limiter\": {\"bandwidth\": {\"size\": 1}}}",
+		  "network-interfaces[eth0].rx_rate_limiter.bandwidth.refill_time: missing required "
+		  "key" },
+		{ "[", "network-interfaces: invalid JSON at line 1, column 1: ']' expected near end "
+		  "of file" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&err, 0, sizeof(err));
+		cr_expect_lt(config_parse_net_update("eth0", bad[i].body, strlen(bad[i].body), &u,
+						     &err), 0, "%s", bad[i].body);
+		cr_expect_str_eq(err.msg, bad[i].msg, "for %s", bad[i].body);
+	}
 }
 
 Test(config, smt_needs_even_vcpus)

@@ -15,8 +15,6 @@ static const struct {
 	bool prefix;		/* "/pmem/" matches "/pmem/{id}" */
 	const char *what;
 } unsupported[] = {
-	{ "/network-interfaces/", true, "network-interfaces: not supported yet (kiln has no "
-	  "network device)" },
 	{ "/balloon", false, "balloon: not supported yet (kiln has no balloon device)" },
 	{ "/balloon/", true, "balloon: not supported yet (kiln has no balloon device)" },
 	{ "/snapshot/create", false, "snapshot: not supported yet (kiln has no snapshots)" },
@@ -190,6 +188,13 @@ static void update_drive(struct controller *ctl, const char *id, const struct ht
 	reply(resp, ctl_update_drive(ctl, id, req->body, req->body_len, &err), &err);
 }
 
+static void update_net(struct controller *ctl, const char *id, const struct http_request *req,
+		       struct http_response *resp)
+{
+	struct error err = { 0 };
+	reply(resp, ctl_update_net(ctl, id, req->body, req->body_len, &err), &err);
+}
+
 /* Sections set with PUT, pre-boot only. */
 static const struct {
 	const char *path;
@@ -242,6 +247,16 @@ static bool route(struct controller *ctl, const struct http_request *req,
 			configure(ctl, CONFIG_DRIVE, path + 8, req, resp);
 		else if (v == HTTP_VERB_PATCH)
 			update_drive(ctl, path + 8, req, resp);
+		else
+			invalid_method_path(req, resp);
+		return true;
+	}
+	if (strncmp(path, "/network-interfaces/", 20) == 0 && path[20] &&
+	    !strchr(path + 20, '/')) {
+		if (v == HTTP_VERB_PUT)
+			configure(ctl, CONFIG_NET, path + 20, req, resp);
+		else if (v == HTTP_VERB_PATCH)
+			update_net(ctl, path + 20, req, resp);
 		else
 			invalid_method_path(req, resp);
 		return true;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "backends/backend.h"
+#include "backends/net.h"
 #include "backends/vsock_uds.h"
 #include "io.h"
 #include "log.h"
@@ -102,6 +103,42 @@ int virtio_devices_update_drive(struct virtio_devices *d, unsigned int index,
 	return ret;
 }
 
+int virtio_devices_update_net(struct virtio_devices *d, unsigned int index,
+			      const struct net_config *nc, const struct net_update *u,
+			      struct error *err)
+{
+	if (index >= CONFIG_MAX_NETS || !d->net_devs[index])
+		return error_set(err, -ENODEV, "network-interfaces[%s]: no such device",
+				 nc->iface_id);
+	return virtio_net_update(d->net_devs[index], nc, u, err);
+}
+
+static int open_tap(const struct vm_config *cfg, unsigned int i, struct net_backend **out,
+		    struct error *err)
+{
+	char key[48];
+
+	snprintf(key, sizeof(key), "network-interfaces[%u].host_dev_name", i);
+	return net_tap_open(key, cfg->nets[i].host_dev_name, out, err);
+}
+
+static int add_net(struct virtio_devices *d, struct vm *vm, const struct vm_config *cfg,
+		   unsigned int i, struct error *err)
+{
+	struct net_backend *be = d->net_bes[i];
+	struct virtio_dev *dev;
+	int ret;
+
+	d->net_bes[i] = NULL;	/* the device owns it now, also on failure */
+	if (!be && (ret = open_tap(cfg, i, &be, err)) < 0)
+		return ret;
+	if ((ret = virtio_net_create(&cfg->nets[i], i, be, &vm->mem, &d->net_stats, &dev,
+				     err)) < 0)
+		return ret;
+	d->net_devs[i] = dev;
+	return add(d, dev, err);
+}
+
 static void close_drive_fds(struct virtio_devices *d)
 {
 	for (unsigned int i = 0; i < d->nr_drive_fds; i++) {
@@ -111,6 +148,10 @@ static void close_drive_fds(struct virtio_devices *d)
 	d->nr_drive_fds = 0;
 	vsock_uds_destroy(d->vsock_be);
 	d->vsock_be = NULL;
+	for (unsigned int i = 0; i < CONFIG_MAX_NETS; i++) {
+		net_backend_destroy(d->net_bes[i]);
+		d->net_bes[i] = NULL;
+	}
 }
 
 int virtio_devices_open(struct virtio_devices *d, const struct vm_config *cfg,
@@ -130,6 +171,13 @@ int virtio_devices_open(struct virtio_devices *d, const struct vm_config *cfg,
 		}
 		d->drive_fds[i] = fd;
 		d->nr_drive_fds = i + 1;
+	}
+	for (unsigned int i = 0; i < cfg->nr_nets; i++) {
+		int ret = open_tap(cfg, i, &d->net_bes[i], err);
+		if (ret < 0) {
+			close_drive_fds(d);
+			return ret;
+		}
 	}
 	if (cfg->has_vsock) {
 		int ret = vsock_uds_open("vsock.uds_path", cfg->vsock.uds_path, &d->vsock_be, err);
@@ -173,6 +221,20 @@ static int register_metrics(struct virtio_devices *d, struct metrics *m)
 	ret |= metrics_add(m, "vsock", "bad_packets", &d->vsock_stats.bad_packets);
 	ret |= metrics_add(m, "vsock", "credit_violations", &d->vsock_stats.credit_violations);
 	ret |= metrics_add(m, "vsock", "requests_timed_out", &d->vsock_stats.requests_timed_out);
+	struct net_stats *n = &d->net_stats;
+	ret |= metrics_add(m, "net", "rx_bytes_count", &n->rx_bytes);
+	ret |= metrics_add(m, "net", "rx_packets_count", &n->rx_packets);
+	ret |= metrics_add(m, "net", "rx_fails", &n->rx_fails);
+	ret |= metrics_add(m, "net", "tx_bytes_count", &n->tx_bytes);
+	ret |= metrics_add(m, "net", "tx_packets_count", &n->tx_packets);
+	ret |= metrics_add(m, "net", "tx_fails", &n->tx_fails);
+	ret |= metrics_add(m, "net", "tx_malformed_frames", &n->tx_malformed);
+	ret |= metrics_add(m, "net", "rx_rate_limiter_throttled", &n->rx_throttled);
+	ret |= metrics_add(m, "net", "tx_rate_limiter_throttled", &n->tx_throttled);
+	ret |= metrics_add(m, "net", "rx_rate_limiter_event_count", &n->rx_throttle_wakeups);
+	ret |= metrics_add(m, "net", "tx_rate_limiter_event_count", &n->tx_throttle_wakeups);
+	ret |= metrics_add(m, "net", "tap_read_fails", &n->tap_read_fails);
+	ret |= metrics_add(m, "net", "tap_write_fails", &n->tap_write_fails);
 	ret |= metrics_add(m, "virtio", "device_needs_reset_count", &d->needs_reset_count);
 	return ret;
 }
@@ -190,6 +252,9 @@ int virtio_devices_create(struct virtio_devices *d, struct vm *vm, const struct 
 		return ret;
 	for (unsigned int i = 0; i < cfg->nr_drives; i++)
 		if ((int)i != root && (ret = add_drive(d, vm, cfg, i, err)) < 0)
+			return ret;
+	for (unsigned int i = 0; i < cfg->nr_nets; i++)
+		if ((ret = add_net(d, vm, cfg, i, err)) < 0)
 			return ret;
 	if (cfg->has_entropy) {
 		struct virtio_dev *dev;

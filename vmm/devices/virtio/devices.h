@@ -7,23 +7,27 @@
 #include "config.h"
 #include "error.h"
 #include "mmio.h"
+#include "net.h"
 #include "rng.h"
 #include "vsock.h"
 
-#define VIRTIO_DEVICES_MAX (CONFIG_MAX_DRIVES + 2)
+#define VIRTIO_DEVICES_MAX (CONFIG_MAX_DRIVES + CONFIG_MAX_NETS + 2)
 
 struct vm;
 struct metrics;
 struct backend;
 struct evloop;
 struct vsock_uds;
+struct net_backend;
 
 struct virtio_devices {
 	struct virtio_dev *devs[VIRTIO_DEVICES_MAX];
 	struct virtio_mmio transports[VIRTIO_DEVICES_MAX];
 	unsigned int nr;
 	struct virtio_dev *drive_devs[CONFIG_MAX_DRIVES];	/* by index in cfg->drives */
+	struct virtio_dev *net_devs[CONFIG_MAX_NETS];		/* by index in cfg->nets */
 	struct blk_stats blk_stats;
+	struct net_stats net_stats;
 	struct rng_stats rng_stats;
 	struct vsock_stats vsock_stats;
 	atomic_ulong needs_reset_count;
@@ -33,23 +37,27 @@ struct virtio_devices {
 	unsigned int nr_drive_fds;
 	/* The vsock listener from virtio_devices_open, NULL once the device owns it. */
 	struct vsock_uds *vsock_be;
+	/* The TAPs from virtio_devices_open, NULL once a device owns one. */
+	struct net_backend *net_bes[CONFIG_MAX_NETS];
 };
 
 /*
  * Before any guest memory exists: open every drive's image (regular files only; a
- * writable drive must be writable) and bind the vsock socket, so that a bad drive or
- * uds_path is refused before the VM is built. Starts d afresh. Errors name
- * "drives[i].path_on_host" or "vsock.uds_path".
+ * writable drive must be writable), every interface's TAP and bind the vsock socket, so
+ * that a bad drive, TAP or uds_path is refused before the VM is built. Starts d afresh.
+ * Errors name "drives[i].path_on_host", "network-interfaces[i].host_dev_name" or
+ * "vsock.uds_path".
  */
 int virtio_devices_open(struct virtio_devices *d, const struct vm_config *cfg,
 			struct error *err) MUST_CHECK;
 
 /*
- * Create every device on the images virtio_devices_open opened (it must have run first;
- * without it the images are opened here) (the root drive first, so that it is
- * /dev/vda; then the other drives in config order; then virtio-rng), register their
- * metrics, and append root= and rw/ro for a root drive. Then virtio-vsock. Errors are configuration
- * errors naming the key ("drives[1].path_on_host: ...").
+ * Create every device on the images and TAPs virtio_devices_open opened (without it they
+ * are opened here): the root drive first, so that it is /dev/vda; then the other drives
+ * in config order; then the interfaces in config order (the first is the guest's eth0);
+ * then virtio-rng and virtio-vsock. Registers their metrics and appends root= and rw/ro
+ * for a root drive. Errors are configuration errors naming the key
+ * ("drives[1].path_on_host: ...").
  */
 int virtio_devices_create(struct virtio_devices *d, struct vm *vm, const struct vm_config *cfg,
 			  struct metrics *metrics, struct error *err) MUST_CHECK;
@@ -75,6 +83,13 @@ int virtio_devices_attach(struct virtio_devices *d, struct evloop *loop) MUST_CH
 int virtio_devices_update_drive(struct virtio_devices *d, unsigned int index,
 				const struct drive_config *dc, bool path, bool rl, bool bandwidth,
 				bool ops, struct error *err) MUST_CHECK;
+/*
+ * PATCH /network-interfaces/{id} after the start, for interface `index` of the
+ * configuration, `nc` being it as it is to become (see virtio_net_update).
+ */
+int virtio_devices_update_net(struct virtio_devices *d, unsigned int index,
+			      const struct net_config *nc, const struct net_update *u,
+			      struct error *err) MUST_CHECK;
 /* Free everything, after the vCPUs stopped. */
 void virtio_devices_destroy(struct virtio_devices *d);
 
