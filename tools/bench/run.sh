@@ -40,4 +40,5 @@ echo
 "$(dirname "$0")/vmm.sh" "$build"
 "$(dirname "$0")/jailer.sh" "$build"
 "$(dirname "$0")/blk.sh" "$build"
+"$(dirname "$0")/vsock.sh" "$build"
 "$(dirname "$0")/boot.sh" "$build"
