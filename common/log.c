@@ -54,8 +54,12 @@ void log_configure(const struct log_config *cfg)
 	log_level_cur = cfg->level;
 	log_show_level = cfg->show_level;
 	log_show_origin = cfg->show_origin;
-	if (cfg->fd >= 0)
+	if (cfg->fd >= 0 && cfg->fd != log_fd) {
+		int old = log_fd;
 		log_fd = cfg->fd;
+		if (old > STDERR_FILENO)
+			close(old);
+	}
 }
 
 void log_set_thread_name(const char *name)

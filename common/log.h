@@ -29,7 +29,11 @@ struct log_config {
 int log_parse_level(const char *s, enum log_level *out);
 const char *log_level_name(enum log_level level);
 
-/* Replace the configuration; the strings are copied. Safe before any thread starts. */
+/*
+ * Replace the configuration; the strings are copied. A cfg->fd >= 0 becomes the logger's
+ * (it closes the fd it replaces, unless that is standard error): a logger set up again
+ * (PUT /logger) leaves no file open behind it. Safe while no other thread logs.
+ */
 void log_configure(const struct log_config *cfg);
 /* Name of the calling thread as it appears in log lines (at most 15 characters). */
 void log_set_thread_name(const char *name);

@@ -100,8 +100,7 @@ int ctl_update_drive(struct controller *ctl, const char *id, const char *json, s
 		d.rate_limiter.bandwidth = u.rate_limiter.bandwidth;
 	if (u.has_ops)
 		d.rate_limiter.ops = u.rate_limiter.ops;
-	ret = ctl->ops->update_drive(ctl->opaque, i, &d, u.has_path,
-				     u.has_bandwidth || u.has_ops, u.has_bandwidth, u.has_ops,
+	ret = ctl->ops->update_drive(ctl->opaque, i, &d, u.has_path, u.has_bandwidth, u.has_ops,
 				     err);
 	if (ret < 0)
 		return ret;

@@ -24,11 +24,11 @@ struct controller_ops {
 	int (*apply_metrics)(void *opaque, struct error *err);
 	/*
 	 * PATCH /drives/{id} after the start: drive `index` of cfg becomes `d` (its new
-	 * path_on_host opened and swapped in when `path`, its new rate_limiter applied when
-	 * `rl`, the buckets `bandwidth` and `ops` say are new starting full).
+	 * path_on_host opened and swapped in when `path`; its new rate_limiter applied when
+	 * `bandwidth` or `ops` says that bucket is new, such buckets starting full).
 	 */
 	int (*update_drive)(void *opaque, unsigned int index, const struct drive_config *d,
-			    bool path, bool rl, bool bandwidth, bool ops, struct error *err);
+			    bool path, bool bandwidth, bool ops, struct error *err);
 	/*
 	 * PATCH /network-interfaces/{id} after the start: interface `index` of cfg becomes
 	 * `n`, the rate limiters `u` names a bucket of replaced.

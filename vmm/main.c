@@ -541,14 +541,13 @@ static int ctrl_alt_del(void *opaque, struct error *err)
 
 /* PATCH /drives/{id}: on the main thread, which serves the devices' queues. */
 static int update_drive(void *opaque, unsigned int index, const struct drive_config *d,
-			bool path, bool rl, bool bandwidth, bool ops, struct error *err)
+			bool path, bool bandwidth, bool ops, struct error *err)
 {
 	struct kiln *k = opaque;
-	int ret = virtio_devices_update_drive(&k->devices, index, d, path, rl, bandwidth, ops,
-					      err);
+	int ret = virtio_devices_update_drive(&k->devices, index, d, path, bandwidth, ops, err);
 	if (ret == 0)
 		log_info("drives[%s] updated:%s%s%s", d->drive_id, path ? " path_on_host " : "",
-			 path ? d->path_on_host : "", rl ? " rate_limiter" : "");
+			 path ? d->path_on_host : "", bandwidth || ops ? " rate_limiter" : "");
 	return ret;
 }
 

@@ -56,7 +56,7 @@ static struct {
 } upd;
 
 static int fake_update_drive(void *o, unsigned int index, const struct drive_config *d,
-			     bool path, bool rl, bool bandwidth, bool ops, struct error *err)
+			     bool path, bool bandwidth, bool ops, struct error *err)
 {
 	(void)o;
 	upd.calls++;
@@ -67,7 +67,7 @@ static int fake_update_drive(void *o, unsigned int index, const struct drive_con
 	snprintf(upd.path, sizeof(upd.path), "%s", d->path_on_host);
 	upd.rl = d->rate_limiter;
 	upd.path_given = path;
-	upd.rl_given = rl;
+	upd.rl_given = bandwidth || ops;
 	upd.bandwidth = bandwidth;
 	upd.ops = ops;
 	return 0;

@@ -1,6 +1,7 @@
 /* The logger's escaping: whatever a message quotes, each record is one line of plain text. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +16,9 @@ static void setup(void)
 {
 	out = tmpfile();
 	cr_assert_not_null(out);
+	/* The logger owns the fd it is given: a copy of the file's. */
 	log_configure(&(struct log_config){ .id = "anonymous-instance", .level = LOG_INFO,
-					    .fd = fileno(out) });
+					    .fd = dup(fileno(out)) });
 }
 
 static void teardown(void)
@@ -26,6 +28,20 @@ static void teardown(void)
 }
 
 TestSuite(log_escape, .init = setup, .fini = teardown);
+
+/* A logger configured again (PUT /logger) closes the file it wrote to before. */
+Test(log_escape, a_replaced_log_file_is_closed)
+{
+	int fd = dup(fileno(out));
+	cr_assert_geq(fd, 0);
+	log_configure(&(struct log_config){ .level = LOG_INFO, .fd = fd });
+	FILE *second = tmpfile();
+	cr_assert_not_null(second);
+	log_configure(&(struct log_config){ .level = LOG_INFO, .fd = dup(fileno(second)) });
+	cr_assert_eq(fcntl(fd, F_GETFD), -1, "the first log file's fd is still open");
+	cr_assert_eq(errno, EBADF);
+	fclose(second);
+}
 
 /* Everything logged so far. */
 static const char *logged(void)

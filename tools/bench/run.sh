@@ -40,6 +40,7 @@ echo
 "$(dirname "$0")/vmm.sh" "$build"
 "$(dirname "$0")/jailer.sh" "$build"
 "$(dirname "$0")/blk.sh" "$build"
+"$(dirname "$0")/vsock.sh" "$build"
 "$(dirname "$0")/boot.sh" "$build"
 # Last: a failed network benchmark fails `make bench` (after the other figures are out).
 "$(dirname "$0")/net.sh" "$build"

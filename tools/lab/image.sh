@@ -4,14 +4,15 @@
 # Prints LAB_KERNEL=... LAB_INITRAMFS=... LAB_KERNEL_RELEASE=... (shell-sourceable).
 # The kernel is Debian's linux-image-*-amd64 (it must have kvm_amd; override with
 # KILN_LAB_KERNEL_PKG); the initramfs is busybox-static, tools/lab/init and the modules
-# for KVM, virtio-pci, 9p, virtio serial and TAP devices (tun), and kvm-pin (kvm-pin.c
-# says why). Cached under $KILN_CACHE/lab/<key>/.
+# for KVM, virtio-pci, 9p, virtio serial, TAP devices (tun) and vhost-vsock (the vsock
+# benchmark's QEMU side), and kvm-pin (kvm-pin.c says why). Cached
+# under $KILN_CACHE/lab/<key>/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../guest/lib.sh"
 [ "${1:-}" = --quiet ] && export KILN_QUIET=1
 
-LAB_MODULES="irqbypass ccp kvm kvm_amd virtio_pci virtio_console 9pnet_virtio 9p overlay tun"
+LAB_MODULES="irqbypass ccp kvm kvm_amd virtio_pci virtio_console 9pnet_virtio 9p overlay tun vhost_vsock"
 
 KILN_KERNEL_PKG=${KILN_LAB_KERNEL_PKG:-} kernel_resolve amd64
 kernel_fetch

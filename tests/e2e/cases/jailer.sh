@@ -85,3 +85,85 @@ JSON
 	[ ! -e "/sys/fs/cgroup/$parent/$id" ] || fail "the jail cgroup is still there"
 	rmdir "/sys/fs/cgroup/$parent" 2>/dev/null || true
 }
+
+# The job a jailed VM exists for, with the network: kiln under the jailer joins a network
+# namespace this case makes (--netns), opens the TAP there that belongs to the jail's user,
+# and the guest reaches the host over the TAP (ping, a TCP transfer checked byte for byte)
+# and over vsock (the host connects through the jail's uds_path).
+case_linux_in_a_jail_reaches_the_host_over_a_tap_and_vsock() {
+	need_cgroup2
+	command -v ip >/dev/null || skip "no ip (iproute2)"
+	[ -x "$VSOCK_PEER" ] || skip "no $VSOCK_PEER (make test-bins)"
+	ldd "$VSOCK_PEER" 2>&1 | grep -q "=>" && skip "$VSOCK_PEER is not static (a sanitizer build?)"
+	[ -c /dev/net/tun ] || modprobe tun 2>/dev/null
+	[ -c /dev/net/tun ] || skip "no /dev/net/tun on this host"
+	local ns=kiln-e2e-net-$$ base=$E2E_TMP/net-base parent id=e2e-net-$$ dir=$E2E_TMP/jnet
+	local cfg=$E2E_TMP/jnet.json initrd=$E2E_TMP/jnet-initramfs.cpio.gz bytes=4194304 i
+	parent=$(own_cgroup)
+	parent=${parent:+$parent/}kiln-e2e-net-$$
+	mkdir -p "$base" "$dir"
+	ip netns add "$ns" || fail "cannot make network namespace $ns"
+	# Every way out of this shell removes the namespace (and with it the TAP).
+	trap 'ip netns del "$ns" 2>/dev/null' EXIT
+	ip -n "$ns" link set lo up &&
+		ip -n "$ns" tuntap add tap0 mode tap user 65534 group 65534 &&
+		ip -n "$ns" addr add 10.200.0.1/24 dev tap0 &&
+		ip -n "$ns" link set tap0 up || fail "cannot set up tap0 in $ns"
+	vsock_initramfs "$initrd" || fail "cannot build the guest initramfs with vsock_peer"
+	local cmd="ip addr add 10.200.0.2/24 dev eth0 && ip link set eth0 up &&
+cat /sys/class/net/eth0/address && ping -c 2 -W 10 10.200.0.1 &&
+head -c $bytes /dev/urandom > /tmp/d && md5sum /tmp/d && nc 10.200.0.1 7100 < /tmp/d &&
+/vsock_peer serve-vsock 5000 1"
+	cat > "$cfg" <<JSON
+{ "boot-source": { "kernel_image_path": "/vmlinux", "initrd_path": "/initrd.img",
+  "boot_args": "$KILN_GUEST_CMDLINE kiln.run=$(b64 "$cmd")" },
+  "machine-config": { "vcpu_count": 1, "mem_size_mib": 256 },
+  "network-interfaces": [{ "iface_id": "eth0", "host_dev_name": "tap0",
+                           "guest_mac": "06:00:0a:c8:00:02" }],
+  "vsock": { "guest_cid": 3, "uds_path": "/v.sock" } }
+JSON
+	# The host's end of the TCP transfer, in the namespace; its input never ends, so it
+	# closes only when the guest does.
+	ip netns exec "$ns" sh -c "sleep 300 | timeout 300 busybox nc -l -p 7100 > '$dir/tcp.bin'" &
+	local server=$!
+	bounded 240 jnet "$build/jailer" --id "$id" --exec-file "$KILN" --uid 65534 --gid 65534 \
+		--chroot-base-dir "$base" --parent-cgroup "$parent" --netns "/var/run/netns/$ns" \
+		--cgroup memory.max=1073741824 \
+		--bind "$KILN_GUEST_VMLINUX:/vmlinux" --bind "$initrd:/initrd.img" \
+		-- --no-api --config-file - < "$cfg" > "$E2E_TMP/jnet.out" 2> "$E2E_TMP/jnet.err" &
+	local jailer=$! ok=1
+	local root=$base/$(basename "$KILN")/$id/root
+	if wait_for "$E2E_TMP/jnet.out" 'listening on vsock port 5000' 200 "$jailer"; then
+		echo "host -> guest over vsock, through $root/v.sock:"
+		"$VSOCK_PEER" echo-unix "$root/v.sock" 5000 1048576 || ok=0
+	else
+		echo "the guest's vsock server never started"
+		ok=0
+	fi
+	wait "$jailer"
+	local st=$?
+	kill "$server" 2>/dev/null
+	wait "$server" 2>/dev/null
+	local output gsum hsum
+	output=$(tr -d '\r' < "$E2E_TMP/jnet.out" | sed -n '/^KILN-GUEST-INIT/,/^KILN-GUEST-EXIT/p')
+	echo "jailer exit $st; guest output:"
+	printf '%s\n' "$output" | sed 's/^/  | /'
+	gsum=$(printf '%s\n' "$output" | sed -n 's|^\([0-9a-f]\{32\}\)  /tmp/d$|\1|p')
+	hsum=$(md5sum < "$dir/tcp.bin" | cut -d' ' -f1)
+	echo "guest sent md5 ${gsum:-none}; the host received $(wc -c < "$dir/tcp.bin") bytes, md5 $hsum"
+	if [ "$st" -ne 0 ] || [ "$ok" != 1 ]; then
+		echo "kiln's log:"; tail -n 20 "$E2E_TMP/jnet.err" | sed 's/^/  ! /'
+		[ -e "$E2E_TMP/jnet.stuck" ] && cat "$E2E_TMP/jnet.stuck"
+	fi
+	rmdir "/sys/fs/cgroup/$parent" 2>/dev/null || true
+	printf '%s\n' "$output" | grep -qx '06:00:0a:c8:00:02' || fail "the guest's eth0 has not the configured MAC"
+	printf '%s\n' "$output" | grep -q '2 packets transmitted, 2 packets received' ||
+		fail "the guest's pings to the host did not all come back"
+	[ -n "$gsum" ] && [ "$gsum" = "$hsum" ] || fail "the TCP transfer did not arrive byte for byte"
+	[ "$ok" = 1 ] || fail "the vsock echo through the jail's uds_path failed"
+	[ "$st" -eq 0 ] || fail "jailer/kiln exited with $st"
+	printf '%s\n' "$output" | grep -q '^KILN-GUEST-EXIT 0' || fail "the guest's command failed"
+	grep -qi 'seccomp\|SIGSYS\|bad system call' "$E2E_TMP/jnet.err" && fail "a seccomp violation in kiln's log"
+	[ ! -e "$root" ] || fail "the jail $root is still there after kiln ended"
+	return 0
+}

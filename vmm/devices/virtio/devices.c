@@ -74,8 +74,8 @@ static int add_drive(struct virtio_devices *d, struct vm *vm, const struct vm_co
 }
 
 int virtio_devices_update_drive(struct virtio_devices *d, unsigned int index,
-				const struct drive_config *dc, bool path, bool rl, bool bandwidth,
-				bool ops, struct error *err)
+				const struct drive_config *dc, bool path, bool bandwidth, bool ops,
+				struct error *err)
 {
 	char key[CONFIG_DRIVE_ID_MAX + 32];
 	uint64_t size = 0;
@@ -97,7 +97,7 @@ int virtio_devices_update_drive(struct virtio_devices *d, unsigned int index,
 				 "are not used", key, dc->path_on_host, (unsigned long long)size,
 				 VIRTIO_BLK_SECTOR, (unsigned long long)(size % VIRTIO_BLK_SECTOR));
 	}
-	ret = virtio_blk_update(d->drive_devs[index], fd, size, rl ? &dc->rate_limiter : NULL,
+	ret = virtio_blk_update(d->drive_devs[index], fd, size, bandwidth || ops ? &dc->rate_limiter : NULL,
 				bandwidth, ops, err);
 	atomic_fetch_add(ret < 0 ? &d->blk_stats.update_fails : &d->blk_stats.updates, 1);
 	return ret;

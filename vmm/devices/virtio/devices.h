@@ -76,13 +76,13 @@ int virtio_devices_attach(struct virtio_devices *d, struct evloop *loop) MUST_CH
  * PATCH /drives/{id} after the start, for drive `index` of the configuration, `d` being
  * that drive as it is to become: with `path`, its path_on_host is opened (as at the
  * start: regular files only, read-only unless the drive is writable) and replaces the
- * device's image, the guest told of the new size; with `rl`, d->rate_limiter replaces
- * the drive's limiter, the buckets `bandwidth` and `ops` say are new starting full.
+ * device's image, the guest told of the new size; with `bandwidth` and/or `ops`,
+ * d->rate_limiter replaces the drive's limiter, those buckets starting full.
  * Errors name "drives[<id>].path_on_host" or the device; nothing changes then.
  */
 int virtio_devices_update_drive(struct virtio_devices *d, unsigned int index,
-				const struct drive_config *dc, bool path, bool rl, bool bandwidth,
-				bool ops, struct error *err) MUST_CHECK;
+				const struct drive_config *dc, bool path, bool bandwidth, bool ops,
+				struct error *err) MUST_CHECK;
 /*
  * PATCH /network-interfaces/{id} after the start, for interface `index` of the
  * configuration, `nc` being it as it is to become (see virtio_net_update).
