@@ -5,7 +5,7 @@
 # each VMM spends per GiB moved. Nothing is asserted about the figures.
 #   tools/bench/net.sh BUILD_DIR
 # The transfers are net_peer's (tests/helpers/net_peer.c), not iperf3: one TCP stream of
-# BENCH_NET_MIB MiB (default 128) made in memory by the sender and thrown away by the
+# BENCH_NET_MIB MiB (default 64) made in memory by the sender and thrown away by the
 # receiver, both ends on the host timing it (accept to the peer's close), BENCH_NET_RUNS
 # times each way in one boot of each VMM (default 5); the figures are medians. VMM CPU:
 # utime + stime from /proc/PID/stat and /proc/PID/task/*/stat around each transfer, for
@@ -20,7 +20,7 @@ set -uo pipefail
 build=$(cd "${1:-build}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-mib=${BENCH_NET_MIB:-128}
+mib=${BENCH_NET_MIB:-64}
 runs=${BENCH_NET_RUNS:-5}
 envfile=$build/e2e/guest.env
 peer=$build/tests/helpers/net_peer
@@ -56,6 +56,7 @@ ns=kiln-bench-net-$$
 vmm_pid=
 cleanup() {
 	[ -n "$vmm_pid" ] && kill -9 "$vmm_pid" 2>/dev/null
+	for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p"; done
 	ip -n "$ns" link del tap0 2>/dev/null
 	ip netns del "$ns" 2>/dev/null
 	rm -rf "$tmp"
@@ -77,7 +78,7 @@ cp "$peer" "$tmp/extra/net_peer"
 cat > "$tmp/extra/net-bench.sh" <<'EOF'
 #!/bin/sh
 # In the guest: ADDR HOST BYTES RUNS. RUNS times: BYTES from the host (port 5002), then
-# BYTES to it (5001).
+# BYTES to it (5001); then it waits for the host's go (5003) and powers off.
 n=0
 while [ ! -e /sys/class/net/eth0 ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
 echo 1 > /proc/sys/net/ipv6/conf/eth0/disable_ipv6
@@ -89,6 +90,8 @@ while [ $i -lt "$4" ]; do
 	/net_peer send "$2" 5001 "$3" || exit 12
 	i=$((i + 1))
 done
+# The host's go (5003) once it has read the VMM's CPU time after the last transfer.
+/net_peer fetch "$2" 5003 >/dev/null
 EOF
 chmod 0755 "$tmp/extra/net_peer" "$tmp/extra/net-bench.sh"
 initrd=$tmp/initramfs.cpio.gz
@@ -123,7 +126,8 @@ measure() {
 	local name=$1 glob=$2 i dir t0 t1 o0 o1 a0 a1 res
 	shift 2
 	: > "$tmp/$name.res"
-	nsrun "$@" </dev/null >"$tmp/$name.out" 2>"$tmp/$name.err" &
+	# ip becomes the VMM: $! is its pid (through nsrun it would be a subshell's).
+	ip netns exec "$ns" "$@" </dev/null >"$tmp/$name.out" 2>"$tmp/$name.err" &
 	vmm_pid=$!
 	for i in $(seq "$runs"); do
 		for dir in host-guest guest-host; do
@@ -141,7 +145,8 @@ measure() {
 			echo "network benchmark: $name run $i, $dir: $res ($(awk -v l="$res" 'BEGIN { split(l, a, " "); printf "%.1f MiB/s", a[1] / a[2] / 1048576 }'))"
 		done
 	done
-	# The guest powers off after its last transfer.
+	# The guest powers off after the host's go.
+	nsrun timeout 60 "$peer" serve 5003 0 </dev/null 2>/dev/null
 	for i in $(seq 300); do kill -0 "$vmm_pid" 2>/dev/null || break; sleep 0.1; done
 	kill -9 "$vmm_pid" 2>/dev/null
 	wait "$vmm_pid"
@@ -165,7 +170,9 @@ cat > "$tmp/kiln.json" <<JSON
 JSON
 measure kiln 'kiln_vcpu*' "$build/kiln" --no-api --config-file "$tmp/kiln.json" ||
 	fail "kiln's run failed"
-measure qemu 'CPU */KVM' qemu-system-x86_64 -M microvm -enable-kvm -cpu host -m 256 -smp 1 \
+# debug-threads=on: QEMU names its vCPU threads ("CPU 0/KVM") only when asked to.
+measure qemu 'CPU */KVM' qemu-system-x86_64 -name kiln-bench,debug-threads=on \
+	-M microvm -enable-kvm -cpu host -m 256 -smp 1 \
 	-nodefaults -no-user-config -display none -monitor none -no-reboot -serial stdio \
 	-kernel "$KILN_GUEST_VMLINUZ" -initrd "$initrd" -append "$cmdline" \
 	-netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=off \
