@@ -65,3 +65,60 @@ case_agent_serves_a_linux_guest_over_vsock() {
 	[ "$ok" = 1 ] || fail "a request to the agent did not give what was expected (above)"
 	[ "$st" = 0 ] || fail "kiln did not end with 0 after the agent powered the guest off"
 }
+
+# The run image: kiln-agent as PID 1 over the read-only, shared base with Python 3, the
+# writable layer in guest memory. A Python script runs with its own exit status, writes
+# where it likes, and the base image is not changed by a byte.
+case_run_image_runs_python_on_a_read_only_base() {
+	[ -n "${KILN_RUN_ROOTFS:-}" ] && [ -r "$KILN_RUN_ROOTFS" ] || skip "no run image (tools/guest/run-image.sh)"
+	local dir=$E2E_TMP/run uds cfg=$E2E_TMP/run.json sum st ok=1
+	mkdir -p "$dir" && uds=$dir/v.sock
+	sum=$(md5sum < "$KILN_RUN_ROOTFS")
+	cat > "$cfg" <<JSON
+{ "boot-source": { "kernel_image_path": "$KILN_RUN_KERNEL", "initrd_path": "$KILN_RUN_INITRAMFS",
+                   "boot_args": "$KILN_RUN_CMDLINE" },
+  "machine-config": { "vcpu_count": 1, "mem_size_mib": 256 },
+  "drives": [{ "drive_id": "base", "path_on_host": "$KILN_RUN_ROOTFS", "is_root_device": false,
+               "is_read_only": true }],
+  "vsock": { "guest_cid": 3, "uds_path": "$uds" } }
+JSON
+	bounded 240 runimg "$KILN" --no-api --config-file "$cfg" </dev/null >"$dir/console" 2>"$dir/kiln.err" &
+	local kpid=$! i c=("$AGENT_CLIENT" --uds "$uds" --connect-timeout 2000)
+	for i in $(seq 120); do
+		"${c[@]}" ping -c 1 >/dev/null 2>&1 && break
+		kill -0 "$kpid" 2>/dev/null || break
+		sleep 1
+	done
+	cat > "$dir/script.py" <<'PY'
+import json, os, sys, hashlib
+with open("/etc/written-by-the-run", "w") as f:
+    f.write("hello")
+print(json.dumps({"sum": 1 + 2, "pid1": open("/proc/1/comm").read().strip(),
+                  "sha": hashlib.sha256(b"kiln").hexdigest()[:8]}))
+print("to stderr", file=sys.stderr)
+sys.exit(7)
+PY
+	"${c[@]}" put "$dir/script.py" /tmp/script.py || ok=0
+	"${c[@]}" exec -n -- python3 /tmp/script.py > "$dir/o" 2> "$dir/e"
+	st=$?
+	echo "python3: status $st, stdout $(cat "$dir/o"), stderr $(cat "$dir/e")"
+	[ "$st" = 7 ] && [ "$(cat "$dir/o")" = '{"sum": 3, "pid1": "kiln-agent", "sha": "cdfe9ad5"}' ] &&
+		[ "$(cat "$dir/e")" = "to stderr" ] || ok=0
+	"${c[@]}" exec -n -- cat /etc/written-by-the-run > "$dir/w" 2>&1 || ok=0
+	[ "$(cat "$dir/w")" = hello ] || { echo "the file written to /etc reads '$(cat "$dir/w")'"; ok=0; }
+	"${c[@]}" exec -n -- sh -c 'grep " / " /proc/mounts' > "$dir/m" 2>&1
+	echo "root mount: $(cat "$dir/m")"
+	grep -q '^overlay / overlay' "$dir/m" || ok=0
+	"${c[@]}" shutdown poweroff || ok=0
+	wait "$kpid"
+	st=$?
+	echo "kiln exit $st"
+	if [ "$ok" != 1 ] || [ "$st" != 0 ]; then
+		echo "kiln's log:"; tail -n 15 "$dir/kiln.err" | sed 's/^/  ! /'
+		echo "console (tail):"; tr -d '\r' < "$dir/console" | tail -n 15 | sed 's/^/  > /'
+		[ -e "$E2E_TMP/runimg.stuck" ] && cat "$E2E_TMP/runimg.stuck"
+	fi
+	[ "$ok" = 1 ] || fail "the run image did not run the script as expected (above)"
+	[ "$st" = 0 ] || fail "kiln did not end with 0 after the agent powered the guest off"
+	[ "$(md5sum < "$KILN_RUN_ROOTFS")" = "$sum" ] || fail "the read-only base image changed"
+}
