@@ -33,8 +33,12 @@
 
 #define HDR 12			/* struct virtio_net_hdr_v1 */
 #define RXBUF 2048
-#define SPINS 20000000		/* polls of a used ring before giving up */
-#define POLLS 3000000		/* polls of the console before giving up */
+/*
+ * Polls of a used ring before giving up: about 30 s in the lab, and more where guest code
+ * is slower; the host's side may be slow to act on a loaded machine.
+ */
+#define SPINS 2000000000u
+#define POLLS 3000000		/* polls of the console before giving up: minutes in the lab */
 #define ETH_TEST 0x88b5
 #define ETH_IP 0x0800
 #define BIG ((u8 *)0x400000)	/* 4 MiB: room for a 64 KiB frame, unused by the guest */
