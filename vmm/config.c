@@ -578,7 +578,7 @@ static int net_clash(const struct vm_config *cfg, unsigned int j, const struct n
 
 static int parse_nets(json_t *v, struct vm_config *cfg, struct error *err)
 {
-	char p[40];
+	char p[sizeof("network-interfaces[]") + 20];	/* any size_t index */
 	size_t i;
 	json_t *o;
 
