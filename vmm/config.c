@@ -61,10 +61,12 @@ static json_t *member(json_t *obj, const char *key)
 	return v && !json_is_null(v) ? v : NULL;
 }
 
-static int get_string(json_t *obj, const char *path, const char *key, bool required,
-		      char **out, struct error *err)
+/* The string at key, checked where it is (no copy); *out is NULL when it is absent. */
+static int peek_string(json_t *obj, const char *path, const char *key, bool required,
+		       const char **out, struct error *err)
 {
 	json_t *v = member(obj, key);
+	*out = NULL;
 	if (!v) {
 		if (required)
 			return error_set(err, -EINVAL, "%s.%s: missing required key", path, key);
@@ -75,21 +77,47 @@ static int get_string(json_t *obj, const char *path, const char *key, bool requi
 				 type_name(v));
 	if (strlen(json_string_value(v)) != json_string_length(v))
 		return error_set(err, -EINVAL, "%s.%s: contains a NUL character", path, key);
-	free(*out);
-	*out = strdup(json_string_value(v));
-	return *out ? 0 : error_set(err, -ENOMEM, "out of memory");
+	*out = json_string_value(v);
+	return 0;
 }
 
-static int get_path(json_t *obj, const char *path, const char *key, bool required,
-		    char **out, struct error *err)
+/* peek_string, for a path: not empty, shorter than CONFIG_PATH_MAX. */
+static int peek_path(json_t *obj, const char *path, const char *key, bool required,
+		     const char **out, struct error *err)
 {
-	int ret = get_string(obj, path, key, required, out, err);
+	int ret = peek_string(obj, path, key, required, out, err);
 	if (ret == 0 && *out && **out == '\0')
 		return error_set(err, -EINVAL, "%s.%s: must not be empty", path, key);
 	if (ret == 0 && *out && strlen(*out) >= CONFIG_PATH_MAX)
 		return error_set(err, -ENAMETOOLONG, "%s.%s: %zu bytes; a path has at most %d",
 				 path, key, strlen(*out), CONFIG_PATH_MAX - 1);
 	return ret;
+}
+
+/* A copy of what peek_string or peek_path found, in *out; left alone when absent. */
+static int copy_string(int ret, const char *s, char **out, struct error *err)
+{
+	if (ret < 0 || !s)
+		return ret;
+	free(*out);
+	*out = strdup(s);
+	return *out ? 0 : error_set(err, -ENOMEM, "out of memory");
+}
+
+static int get_string(json_t *obj, const char *path, const char *key, bool required,
+		      char **out, struct error *err)
+{
+	const char *s;
+	int ret = peek_string(obj, path, key, required, &s, err);
+	return copy_string(ret, s, out, err);
+}
+
+static int get_path(json_t *obj, const char *path, const char *key, bool required,
+		    char **out, struct error *err)
+{
+	const char *s;
+	int ret = peek_path(obj, path, key, required, &s, err);
+	return copy_string(ret, s, out, err);
 }
 
 static int get_uint(json_t *obj, const char *path, const char *key, bool required,
@@ -550,7 +578,7 @@ static int net_clash(const struct vm_config *cfg, unsigned int j, const struct n
 
 static int parse_nets(json_t *v, struct vm_config *cfg, struct error *err)
 {
-	char p[40];
+	char p[sizeof("network-interfaces[]") + 20];	/* any size_t index */
 	size_t i;
 	json_t *o;
 
@@ -923,6 +951,7 @@ static int parse_drive_update(json_t *o, const char *id, struct drive_update *u,
 {
 	static const char *const keys[] = { "drive_id", "path_on_host", "rate_limiter" };
 	char p[CONFIG_DRIVE_ID_MAX + 16];
+	const char *s;
 	json_t *v;
 	int ret;
 
@@ -933,29 +962,15 @@ static int parse_drive_update(json_t *o, const char *id, struct drive_update *u,
 	if ((ret = expect_object(o, p, err)) < 0 ||
 	    (ret = check_keys(o, p, keys, ARRAY_SIZE(keys), err)) < 0)
 		return ret;
-	/* Strings are checked in place: get_string's copies would allocate. */
-	if (!(v = member(o, "drive_id")))
-		return error_set(err, -EINVAL, "%s.drive_id: missing required key", p);
-	if (!json_is_string(v))
-		return error_set(err, -EINVAL, "%s.drive_id: expected a string, got %s", p,
-				 type_name(v));
-	if (strlen(json_string_value(v)) != json_string_length(v) ||
-	    strcmp(json_string_value(v), id) != 0)
+	/* Strings are checked in place (peek_*): get_string's copies would allocate. */
+	if ((ret = peek_string(o, p, "drive_id", true, &s, err)) < 0)
+		return ret;
+	if (strcmp(s, id) != 0)
 		return error_set(err, -EINVAL, "%s.drive_id: \"%.*s\" does not match the drive id "
-				 "in the path", p, CONFIG_DRIVE_ID_MAX + 1, json_string_value(v));
-	if ((v = member(o, "path_on_host"))) {
-		const char *s = json_string_value(v);
-		if (!json_is_string(v))
-			return error_set(err, -EINVAL, "%s.path_on_host: expected a string, got %s",
-					 p, type_name(v));
-		if (strlen(s) != json_string_length(v))
-			return error_set(err, -EINVAL, "%s.path_on_host: contains a NUL character",
-					 p);
-		if (!*s)
-			return error_set(err, -EINVAL, "%s.path_on_host: must not be empty", p);
-		if (strlen(s) >= CONFIG_PATH_MAX)
-			return error_set(err, -ENAMETOOLONG, "%s.path_on_host: %zu bytes; a path has "
-					 "at most %d", p, strlen(s), CONFIG_PATH_MAX - 1);
+				 "in the path", p, CONFIG_DRIVE_ID_MAX + 1, s);
+	if ((ret = peek_path(o, p, "path_on_host", false, &s, err)) < 0)
+		return ret;
+	if (s) {
 		memcpy(u->path_on_host, s, strlen(s) + 1);
 		u->has_path = true;
 	}

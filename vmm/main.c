@@ -232,7 +232,6 @@ static int api_filter(struct kiln *k, const struct seccomp_filter **f, struct er
 	return 0;
 }
 
-/* The main thread's filter: after the vCPU threads exist, before guest code runs. */
 /* On vCPU 0's thread, right before its first KVM_RUN: the start-up figures. */
 static void record_first_run(void *opaque)
 {
@@ -244,6 +243,7 @@ static void record_first_run(void *opaque)
 	atomic_store(&k->first_run_recorded, true);
 }
 
+/* The main thread's filter: after the vCPU threads exist, before guest code runs. */
 static int restrict_main_thread(void *opaque)
 {
 	struct kiln *k = opaque;

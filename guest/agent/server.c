@@ -361,12 +361,13 @@ int agent_serve(const struct agent_options *opt)
 		size_t n = 0;
 		int timeout = -1;
 		uint64_t now = exec_now_ns();
-		bool any_out = false;
+		bool any_out = false, any_conn = false;
 
 		for (size_t ci = 0; ci < AGENT_MAX_CONNS; ci++) {
 			struct conn *c = conns[ci];
 			if (!c)
 				continue;
+			any_conn = true;
 			process_input(c);
 			if (!c->hello && !c->closing && now >= c->hello_deadline_ns)
 				conn_fail(c, ETIMEDOUT, "no HELLO within 10 s");
@@ -386,10 +387,15 @@ int agent_serve(const struct agent_options *opt)
 			if (c->out_len > c->out_off)
 				any_out = true;
 		}
-		if (shutdown_action >= 0) {	/* let the DONE go out, briefly */
+		/*
+		 * Let the DONE go out, briefly: until the peers have read it and closed, since
+		 * a frame written to a vsock socket still sits in the guest's queue, and a guest
+		 * powered off at once would never send it.
+		 */
+		if (shutdown_action >= 0) {
 			if (!shutdown_deadline)
 				shutdown_deadline = now + AGENT_CLOSE_GRACE_MS * 1000000ull;
-			if (!any_out || now >= shutdown_deadline)
+			if ((!any_out && !any_conn) || now >= shutdown_deadline)
 				break;
 			timeout = 10;
 		}

@@ -20,6 +20,15 @@ if ! "$top/tools/guest/build.sh" --quiet --env "$envfile" >/dev/null; then
 	exit 1
 fi
 
+# The run image (what kiln-run boots: Python 3 and the agent on a read-only base) goes into
+# the same env file; without it only the cases that need it are skipped.
+if [ -x "$build/kiln-agent" ] &&
+	"$top/tools/guest/run-image.sh" --quiet --agent "$build/kiln-agent" --env "$build/e2e/run.env" >/dev/null; then
+	cat "$build/e2e/run.env" >> "$envfile"
+else
+	echo "e2e: the run image could not be built; the cases that boot it will be skipped"
+fi
+
 mode=$("$top/tools/lab/detect")
 if [ "$mode" = direct ]; then
 	echo "e2e: Linux guests run directly on this host's /dev/kvm"

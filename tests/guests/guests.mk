@@ -13,7 +13,7 @@ GUEST_ELFS := $(patsubst %,$(BUILD)/tests/guests/%.elf,$(GUEST_NAMES))
 guests: $(GUEST_ELFS)
 
 # A guest is its .c, an optional .S of the same name, and the runtime.
-$(BUILD)/tests/guests/%.elf: tests/guests/%.c $(GUEST_LIB) tests/guests/lib/guest.h \
+$(BUILD)/tests/guests/%.elf: tests/guests/%.c $(GUEST_LIB) $(wildcard tests/guests/lib/*.h) \
 		tests/guests/guest.ld $(wildcard tests/guests/*.S)
 	$(call msg,GUEST,$@)
 	@mkdir -p $(@D)

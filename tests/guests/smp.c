@@ -101,7 +101,12 @@ void guest_main(u8 *bp)
 		mmio_write32(LAPIC + LAPIC_ICR_HI, (u32)apic_ids[i] << 24);
 		mmio_write32(LAPIC + LAPIC_ICR_LO, ICR_SIPI | (TRAMP >> 12));
 		for (u64 spin = 0; __atomic_load_n(&ap_done, __ATOMIC_SEQ_CST) == before; spin++) {
-			if (spin == 20000000ULL) {
+			/*
+			 * 50 times the old bound, which a loaded lab (nested KVM under TCG, a
+			 * vCPU thread waiting for one of 2 host CPUs) once ran out: seconds
+			 * on hardware, tens of seconds at most in the lab.
+			 */
+			if (spin == 1000000000ULL) {
 				puts("smp: cpu did not start\n");
 				return;
 			}

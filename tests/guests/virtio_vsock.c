@@ -23,6 +23,7 @@
 #define OP_CREDIT_REQUEST 7
 #define RXBUF 2048
 #define BUF_ALLOC 65536
+#define SPINS 20000000		/* polls of a used ring before giving up */
 
 struct hdr {
 	u64 src_cid, dst_cid;
@@ -31,70 +32,23 @@ struct hdr {
 	u32 flags, buf_alloc, fwd_cnt;
 } __attribute__((packed));
 
-struct queue {
-	struct vq vq;
-	u16 idx;		/* queue number */
-	u16 avail_idx, used_seen;
-};
-
-static struct queue rxq, txq, evq;
+static struct vq rx_vq, tx_vq, ev_vq;
+static struct vring rxq, txq, evq;
 static u8 rxbufs[VQ_N][RXBUF] __attribute__((aligned(16)));
 static u8 txbuf[HDR + 1024] __attribute__((aligned(16)));
 static struct vdev d;
 static u64 cid;
 static u32 fwd_cnt;		/* bytes of the current connection consumed */
 
-static void queue_setup(struct queue *q, u16 idx)
-{
-	memset(&q->vq, 0, sizeof(q->vq));
-	q->idx = idx;
-	q->avail_idx = q->used_seen = 0;
-	vw(&d, VM_QUEUE_SEL, idx);
-	vw(&d, VM_QUEUE_NUM, VQ_N);
-	vw(&d, VM_QUEUE_DESC, (u32)(u64)q->vq.desc);
-	vw(&d, VM_QUEUE_DESC + 4, 0);
-	vw(&d, VM_QUEUE_AVAIL, (u32)(u64)&q->vq.avail);
-	vw(&d, VM_QUEUE_AVAIL + 4, 0);
-	vw(&d, VM_QUEUE_USED, (u32)(u64)&q->vq.used);
-	vw(&d, VM_QUEUE_USED + 4, 0);
-	vw(&d, VM_QUEUE_READY, 1);
-}
-
-static void queue_post(struct queue *q, u16 head)
-{
-	q->vq.avail.ring[q->avail_idx % VQ_N] = head;
-	barrier();
-	q->avail_idx++;
-	*(volatile u16 *)&q->vq.avail.idx = q->avail_idx;
-	barrier();
-	vw(&d, VM_QUEUE_NOTIFY, q->idx);
-}
-
-/* The next used entry's head, or -1 after a bounded wait. */
-static long queue_wait(struct queue *q, u32 *len)
-{
-	for (u32 i = 0; i < 20000000; i++) {
-		if (*(volatile u16 *)&q->vq.used.idx != q->used_seen) {
-			barrier();
-			struct vq_used_elem e = q->vq.used.ring[q->used_seen % VQ_N];
-			q->used_seen++;
-			*len = e.len;
-			return e.id;
-		}
-		__asm__ volatile("pause");
-	}
-	return -1;
-}
-
 static void send(u32 src, u32 dst, u16 op, u32 flags, const u8 *data, u32 len)
 {
 	struct hdr *h = (struct hdr *)txbuf;
 	*h = (struct hdr){ cid, 2, src, dst, len, 1, op, flags, BUF_ALLOC, fwd_cnt };
 	memcpy(txbuf + HDR, data, len);
-	txq.vq.desc[0] = (struct vq_desc){ (u64)txbuf, HDR + len, 0, 0 };
-	queue_post(&txq, 0);
+	tx_vq.desc[0] = (struct vq_desc){ (u64)txbuf, HDR + len, 0, 0 };
+	vring_post(&d, &txq, 0);
 	u32 used;
-	if (queue_wait(&txq, &used) < 0)
+	if (vring_wait(&txq, &used, SPINS) < 0)
 		puts("vsock: tx stuck\n");
 }
 
@@ -102,7 +56,7 @@ static void send(u32 src, u32 dst, u16 op, u32 flags, const u8 *data, u32 len)
 static int recv(struct hdr *h, u8 *data, u32 *len)
 {
 	u32 used;
-	long head = queue_wait(&rxq, &used);
+	long head = vring_wait(&rxq, &used, SPINS);
 	if (head < 0 || head >= VQ_N || used < HDR || used > RXBUF)
 		return -1;
 	memcpy(h, rxbufs[head], HDR);
@@ -110,7 +64,7 @@ static int recv(struct hdr *h, u8 *data, u32 *len)
 	if (h->len != *len)
 		puts("vsock: header length differs from the used length\n");
 	memcpy(data, rxbufs[head] + HDR, *len);
-	queue_post(&rxq, (u16)head);	/* the buffer goes back at once */
+	vring_post(&d, &rxq, (u16)head);	/* the buffer goes back at once */
 	return 0;
 }
 
@@ -210,10 +164,10 @@ static void send_raw(u64 src_cid, u16 type, u16 op, u32 src, u32 hdr_len_field, 
 {
 	struct hdr *h = (struct hdr *)txbuf;
 	*h = (struct hdr){ src_cid, 2, src, 7000, hdr_len_field, type, op, 0, BUF_ALLOC, 0 };
-	txq.vq.desc[0] = (struct vq_desc){ (u64)txbuf, chain_len, 0, 0 };
-	queue_post(&txq, 0);
+	tx_vq.desc[0] = (struct vq_desc){ (u64)txbuf, chain_len, 0, 0 };
+	vring_post(&d, &txq, 0);
 	u32 used;
-	if (queue_wait(&txq, &used) < 0)
+	if (vring_wait(&txq, &used, SPINS) < 0)
 		puts("vsock: tx stuck\n");
 }
 
@@ -257,17 +211,17 @@ void guest_main(u8 *bp)
 		puts("vsock: not found or refused\n");
 		return;
 	}
-	queue_setup(&rxq, 0);
-	queue_setup(&txq, 1);
-	queue_setup(&evq, 2);
+	vring_setup(&d, &rxq, &rx_vq, 0, VQ_N);
+	vring_setup(&d, &txq, &tx_vq, 1, VQ_N);
+	vring_setup(&d, &evq, &ev_vq, 2, VQ_N);
 	vw(&d, VM_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 	cid = vr(&d, VM_CONFIG) | (u64)vr(&d, VM_CONFIG + 4) << 32;
 	puts("vsock: cid ");
 	put_dec(cid);
 	puts("\n");
 	for (u16 i = 0; i < VQ_N; i++) {
-		rxq.vq.desc[i] = (struct vq_desc){ (u64)rxbufs[i], RXBUF, D_WRITE, 0 };
-		queue_post(&rxq, i);
+		rx_vq.desc[i] = (struct vq_desc){ (u64)rxbufs[i], RXBUF, D_WRITE, 0 };
+		vring_post(&d, &rxq, i);
 	}
 	host_initiated();
 	guest_initiated();

@@ -557,6 +557,27 @@ static void scenario_vsock(struct coverage *cov, const char *allow_all, const ch
 	scan_trace(trace, cov, false);
 }
 
+/*
+ * virtio-net on a TAP in a namespace of the test's own: activation sets the TAP's
+ * offloads, a frame goes out with writev.
+ */
+static void scenario_net(struct coverage *cov, const char *allow_all, const char *name)
+{
+	const char *argv[20];
+	char trace[PATH_MAX + 64];
+	snprintf(trace, sizeof(trace), "%s", kt_path(&t, name));
+	kt_tap("tap0", 1500);
+	kt_config(&t, "{\"boot-source\": {\"kernel_image_path\": \"%s\", \"boot_args\": "
+		  "\"console=ttyS0 net=send\"}, \"machine-config\": {\"vcpu_count\": 1, "
+		  "\"mem_size_mib\": 64}, \"network-interfaces\": [{\"iface_id\": \"eth0\", "
+		  "\"host_dev_name\": \"tap0\"}]}", kt_guest("virtio_net"));
+	traced_argv(argv, allow_all, trace);
+	proc_run(argv, NULL, 60000, &r);
+	cr_assert(!r.timed_out, "%s timed out", name);
+	cr_assert(strstr(r.out, "net: tx 64 bytes, used 0\nnet: done\n"), "%s: %s", name, r.out);
+	scan_trace(trace, cov, false);
+}
+
 /* A live run: stdin a pipe or a terminal, input typed once `ready` is printed, then
  * optionally a signal to the process or to vCPU 1. */
 struct live {
@@ -731,6 +752,7 @@ Test(kiln_seccomp, profile_has_no_dead_rules_and_scenarios_make_no_other_calls)
 {
 	if (access("/usr/bin/strace", X_OK) != 0)
 		cr_skip_test("strace is not installed");
+	kt_netns();	/* for virtio-net's TAP */
 	/* The real profile, compiled to allow everything but installed at the same places. */
 	static char aa[PATH_MAX + 64], seccompc[PATH_MAX + 32];
 	snprintf(aa, sizeof(aa), "%s", kt_path(&t, "allow-all.bpf"));
@@ -750,6 +772,7 @@ Test(kiln_seccomp, profile_has_no_dead_rules_and_scenarios_make_no_other_calls)
 	scenario_virtio(&cov, aa, "blk-async.trace", "virtio_blk", "Async");
 	scenario_virtio(&cov, aa, "rng.trace", "virtio_rng", "Sync");
 	scenario_vsock(&cov, aa, "vsock.trace");
+	scenario_net(&cov, aa, "net.trace");
 	scenario(&cov, aa, "smp.trace", "smp", 4, NULL);
 	scenario(&cov, aa, "echo.trace", "echo", 1, input);
 	scenario(&cov, aa, "triplefault.trace", "triplefault", 1, NULL);

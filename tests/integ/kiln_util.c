@@ -2,12 +2,19 @@
 #include "kiln_util.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 void kt_init(struct kt *t)
@@ -80,6 +87,67 @@ void kt_run(struct kt *t, struct proc_result *r, const char *in, int timeout_ms,
 	va_end(ap);
 	argv[n] = NULL;
 	proc_run(argv, in, timeout_ms, r);
+}
+
+static void write_proc(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;		/* no IPv6 in this kernel: nothing to turn off */
+	cr_assert_eq(write(fd, value, strlen(value)), (ssize_t)strlen(value), "%s", path);
+	close(fd);
+}
+
+void kt_netns(void)
+{
+	if (unshare(CLONE_NEWNET) < 0)
+		cr_skip_test("no network namespace of our own (%s): this test runs as root",
+			     strerror(errno));
+	write_proc("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+	write_proc("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+}
+
+static void ifreq_named(struct ifreq *ifr, const char *name)
+{
+	memset(ifr, 0, sizeof(*ifr));
+	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", name);
+}
+
+void kt_tap(const char *name, int mtu)
+{
+	static const unsigned char mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+	struct ifreq ifr;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	cr_assert(fd >= 0, "/dev/net/tun: %s", strerror(errno));
+	ifreq_named(&ifr, name);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	cr_assert_eq(ioctl(fd, TUNSETIFF, &ifr), 0, "TUNSETIFF %s: %s", name, strerror(errno));
+	cr_assert_eq(ioctl(fd, TUNSETPERSIST, 1), 0, "TUNSETPERSIST: %s", strerror(errno));
+	close(fd);
+
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert(s >= 0);
+	ifreq_named(&ifr, name);
+	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+	memcpy(ifr.ifr_hwaddr.sa_data, mac, 6);
+	cr_assert_eq(ioctl(s, SIOCSIFHWADDR, &ifr), 0, "SIOCSIFHWADDR: %s", strerror(errno));
+	ifreq_named(&ifr, name);
+	ifr.ifr_mtu = mtu;
+	cr_assert_eq(ioctl(s, SIOCSIFMTU, &ifr), 0, "SIOCSIFMTU: %s", strerror(errno));
+	close(s);
+	kt_tap_up(name, true);
+}
+
+void kt_tap_up(const char *name, bool up)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert(s >= 0);
+	ifreq_named(&ifr, name);
+	cr_assert_eq(ioctl(s, SIOCGIFFLAGS, &ifr), 0, "SIOCGIFFLAGS: %s", strerror(errno));
+	ifr.ifr_flags = (short)(up ? ifr.ifr_flags | IFF_UP : ifr.ifr_flags & ~IFF_UP);
+	cr_assert_eq(ioctl(s, SIOCSIFFLAGS, &ifr), 0, "SIOCSIFFLAGS: %s", strerror(errno));
+	close(s);
 }
 
 static void read_all(int fd, char *buf, size_t size)

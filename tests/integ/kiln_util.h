@@ -26,6 +26,16 @@ void kt_run(struct kt *t, struct proc_result *r, const char *in, int timeout_ms,
 const char *kt_path(struct kt *t, const char *name);
 
 /*
+ * A network namespace of the test's own (Criterion runs each test in a process of its own,
+ * and the namespace ends with it), without IPv6 (the kernel's own solicitations would
+ * reach a guest); the test is skipped where it may not make one (not root).
+ */
+void kt_netns(void);
+/* A persistent TAP `name` in it, up, with MAC 02:00:00:00:00:01 and `mtu`. */
+void kt_tap(const char *name, int mtu);
+void kt_tap_up(const char *name, bool up);
+
+/*
  * The host side of the virtio_vsock guest, played by tests/helpers/vsock_peer (found next
  * to $GUESTS): an echo server on <uds>_7000, listening when this returns, and an echo
  * client of `bytes` bytes for guest port 5000 through uds (it waits for kiln to bind it).

@@ -88,8 +88,8 @@ JSON
 
 # The job a jailed VM exists for, with the network: kiln under the jailer joins a network
 # namespace this case makes (--netns), opens the TAP there that belongs to the jail's user,
-# and the guest reaches the host over the TAP (ping, a TCP transfer checked byte for byte)
-# and over vsock (the host connects through the jail's uds_path).
+# and the guest reaches the host over the TAP (ping, a TCP transfer each way checked byte for byte) and over vsock (the host
+# connects through the jail's uds_path).
 case_linux_in_a_jail_reaches_the_host_over_a_tap_and_vsock() {
 	need_cgroup2
 	command -v ip >/dev/null || skip "no ip (iproute2)"
@@ -113,6 +113,7 @@ case_linux_in_a_jail_reaches_the_host_over_a_tap_and_vsock() {
 	local cmd="ip addr add 10.200.0.2/24 dev eth0 && ip link set eth0 up &&
 cat /sys/class/net/eth0/address && ping -c 2 -W 10 10.200.0.1 &&
 head -c $bytes /dev/urandom > /tmp/d && md5sum /tmp/d && nc 10.200.0.1 7100 < /tmp/d &&
+echo receiving && nc -l -p 7200 > /tmp/r && md5sum /tmp/r &&
 /vsock_peer serve-vsock 5000 1"
 	cat > "$cfg" <<JSON
 { "boot-source": { "kernel_image_path": "/vmlinux", "initrd_path": "/initrd.img",
@@ -133,6 +134,14 @@ JSON
 		-- --no-api --config-file - < "$cfg" > "$E2E_TMP/jnet.out" 2> "$E2E_TMP/jnet.err" &
 	local jailer=$! ok=1
 	local root=$base/$(basename "$KILN")/$id/root
+	# The host's side of the transfer the other way, once the guest listens.
+	head -c "$bytes" /dev/urandom > "$dir/to-guest.bin"
+	if wait_for "$E2E_TMP/jnet.out" '^receiving' 200 "$jailer"; then
+		for i in $(seq 30); do
+			ip netns exec "$ns" busybox nc -w 10 10.200.0.2 7200 < "$dir/to-guest.bin" 2>/dev/null && break
+			sleep 1
+		done
+	fi
 	if wait_for "$E2E_TMP/jnet.out" 'listening on vsock port 5000' 200 "$jailer"; then
 		echo "host -> guest over vsock, through $root/v.sock:"
 		"$VSOCK_PEER" echo-unix "$root/v.sock" 5000 1048576 || ok=0
@@ -151,6 +160,10 @@ JSON
 	gsum=$(printf '%s\n' "$output" | sed -n 's|^\([0-9a-f]\{32\}\)  /tmp/d$|\1|p')
 	hsum=$(md5sum < "$dir/tcp.bin" | cut -d' ' -f1)
 	echo "guest sent md5 ${gsum:-none}; the host received $(wc -c < "$dir/tcp.bin") bytes, md5 $hsum"
+	local rsum sent
+	rsum=$(printf '%s\n' "$output" | sed -n 's|^\([0-9a-f]\{32\}\)  /tmp/r$|\1|p')
+	sent=$(md5sum < "$dir/to-guest.bin" | cut -d' ' -f1)
+	echo "host sent md5 $sent; the guest received md5 ${rsum:-none}"
 	if [ "$st" -ne 0 ] || [ "$ok" != 1 ]; then
 		echo "kiln's log:"; tail -n 20 "$E2E_TMP/jnet.err" | sed 's/^/  ! /'
 		[ -e "$E2E_TMP/jnet.stuck" ] && cat "$E2E_TMP/jnet.stuck"
@@ -159,7 +172,8 @@ JSON
 	printf '%s\n' "$output" | grep -qx '06:00:0a:c8:00:02' || fail "the guest's eth0 has not the configured MAC"
 	printf '%s\n' "$output" | grep -q '2 packets transmitted, 2 packets received' ||
 		fail "the guest's pings to the host did not all come back"
-	[ -n "$gsum" ] && [ "$gsum" = "$hsum" ] || fail "the TCP transfer did not arrive byte for byte"
+	[ -n "$gsum" ] && [ "$gsum" = "$hsum" ] || fail "the TCP transfer to the host did not arrive byte for byte"
+	[ -n "$rsum" ] && [ "$rsum" = "$sent" ] || fail "the TCP transfer to the guest did not arrive byte for byte"
 	[ "$ok" = 1 ] || fail "the vsock echo through the jail's uds_path failed"
 	[ "$st" -eq 0 ] || fail "jailer/kiln exited with $st"
 	printf '%s\n' "$output" | grep -q '^KILN-GUEST-EXIT 0' || fail "the guest's command failed"

@@ -1,6 +1,6 @@
 # virtio-vsock with a Linux guest (AF_VSOCK, Debian's vsock modules) and Firecracker's
 # Unix-socket protocol on the host: both directions, echoed byte for byte, 100
-# connections at once, a large transfer (E2E_VSOCK_BYTES, default 8 MiB each way),
+# connections at once, a large transfer (E2E_VSOCK_BYTES, default 100 MiB each way),
 # refused ports, and no seccomp violation.
 
 VSOCK_PEER=${VSOCK_PEER:-$build/tests/helpers/vsock_peer}
@@ -33,7 +33,7 @@ case_vsock_both_directions_with_a_linux_guest() {
 	esac
 	ldd "$VSOCK_PEER" 2>&1 | grep -q "=>" && skip "$VSOCK_PEER is not static (a sanitizer build?)"
 
-	local big=${E2E_VSOCK_BYTES:-8388608} many=${E2E_VSOCK_CONNS:-100} small=65536
+	local big=${E2E_VSOCK_BYTES:-104857600} many=${E2E_VSOCK_CONNS:-100} small=65536
 	local dir=$E2E_TMP/vsock uds initrd=$E2E_TMP/vsock-initramfs.cpio.gz
 	mkdir -p "$dir" && uds=$dir/v.sock
 	rm -f "$uds" "${uds}_6000"

@@ -19,6 +19,14 @@ void puts(const char *s)
 		putc(*s++);
 }
 
+int getc_wait(u32 polls)
+{
+	for (u32 i = 0; i < polls; i++)
+		if (inb(COM1 + 5) & 1)	/* LSR: data ready */
+			return inb(COM1);
+	return -1;
+}
+
 void put_hex(u64 v, int digits)
 {
 	for (int i = digits - 1; i >= 0; i--)

@@ -11,11 +11,15 @@ static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" :: "a"(
 static inline u8 inb(u16 port) { u8 v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 static inline void mmio_write32(u64 addr, u32 v) { *(volatile u32 *)addr = v; }
 static inline u32 mmio_read32(u64 addr) { return *(volatile u32 *)addr; }
+static inline u16 mmio_read16(u64 addr) { return *(volatile u16 *)addr; }
+static inline u8 mmio_read8(u64 addr) { return *(volatile u8 *)addr; }
 
 void puts(const char *s);
 void putc(char c);
 void put_hex(u64 v, int digits);
 void put_dec(u64 v);
+/* The next byte the console receives (polling the UART), or -1 after `polls` polls. */
+int getc_wait(u32 polls);
 /* Pulse the i8042 reset line (what Linux's reboot=k does): kiln exits 0. */
 void reset(void) __attribute__((noreturn));
 void halt_forever(void) __attribute__((noreturn));

@@ -1,7 +1,7 @@
 /*
  * A minimal polling virtio-mmio driver for the freestanding test guests: finds devices
  * through the kernel command line's virtio_mmio.device= entries (kiln writes them with
- * acpi=off) or else the ACPI DSDT's LNRO0005 devices, negotiates, sets up queue 0 and
+ * acpi=off) or else the ACPI DSDT's LNRO0005 devices, negotiates, sets up queues and
  * submits descriptor chains. Header-only: each guest includes what it uses.
  */
 #ifndef GUEST_VIRTIO_H
@@ -56,13 +56,20 @@ struct vq {
 	struct vq_used used __attribute__((aligned(4)));
 } __attribute__((aligned(4096)));
 
-struct vdev {
-	u64 base;
-	u64 features;		/* negotiated */
-	struct vq *q;
+/* One queue as the driver sees it: its rings, its number, and the driver's indices. */
+struct vring {
+	struct vq *vq;
+	u16 idx;		/* queue number */
 	u16 size;
 	u16 avail_idx;
 	u16 used_seen;
+};
+
+struct vdev {
+	u64 base;
+	u64 features;		/* negotiated */
+	struct vq *q;		/* queue 0, for the one-queue helpers below */
+	struct vring ring;
 };
 
 #define barrier() __asm__ volatile("" ::: "memory")
@@ -185,13 +192,12 @@ static inline int virtio_negotiate(struct vdev *d, u64 want)
 	return (vr(d, VM_STATUS) & S_FEATURES_OK) ? 0 : -1;
 }
 
-static inline void virtio_queue(struct vdev *d, struct vq *q, u16 size)
+/* Set up queue `idx` (the device selected, not yet DRIVER_OK) on rings `q` of `size`. */
+static inline void vring_setup(struct vdev *d, struct vring *r, struct vq *q, u16 idx, u16 size)
 {
 	memset(q, 0, sizeof(*q));
-	d->q = q;
-	d->size = size;
-	d->avail_idx = d->used_seen = 0;
-	vw(d, VM_QUEUE_SEL, 0);
+	*r = (struct vring){ q, idx, size, 0, 0 };
+	vw(d, VM_QUEUE_SEL, idx);
 	vw(d, VM_QUEUE_NUM, size);
 	vw(d, VM_QUEUE_DESC, (u32)(u64)q->desc);
 	vw(d, VM_QUEUE_DESC + 4, (u32)((u64)q->desc >> 32));
@@ -200,6 +206,39 @@ static inline void virtio_queue(struct vdev *d, struct vq *q, u16 size)
 	vw(d, VM_QUEUE_USED, (u32)(u64)&q->used);
 	vw(d, VM_QUEUE_USED + 4, (u32)((u64)&q->used >> 32));
 	vw(d, VM_QUEUE_READY, 1);
+}
+
+/* Make chain `head` available on the queue and notify the device. */
+static inline void vring_post(struct vdev *d, struct vring *r, u16 head)
+{
+	r->vq->avail.ring[r->avail_idx % r->size] = head;
+	barrier();
+	r->avail_idx++;
+	*(volatile u16 *)&r->vq->avail.idx = r->avail_idx;
+	barrier();
+	vw(d, VM_QUEUE_NOTIFY, r->idx);
+}
+
+/* The next used entry's head and *len, or -1 after `spins` polls. */
+static inline long vring_wait(struct vring *r, u32 *len, u32 spins)
+{
+	for (u32 i = 0; i < spins; i++) {
+		if (*(volatile u16 *)&r->vq->used.idx != r->used_seen) {
+			barrier();
+			struct vq_used_elem e = r->vq->used.ring[r->used_seen % r->size];
+			r->used_seen++;
+			*len = e.len;
+			return e.id;
+		}
+		__asm__ volatile("pause");
+	}
+	return -1;
+}
+
+static inline void virtio_queue(struct vdev *d, struct vq *q, u16 size)
+{
+	d->q = q;
+	vring_setup(d, &d->ring, q, 0, size);
 }
 
 static inline int virtio_start(struct vdev *d, u64 want, struct vq *q, u16 size)
@@ -219,27 +258,14 @@ static inline void vq_set(struct vdev *d, int i, const void *addr, u32 len, u16 
 /* Make chain `head` available and kick queue 0. */
 static inline void vq_kick(struct vdev *d, u16 head)
 {
-	d->q->avail.ring[d->avail_idx % d->size] = head;
-	barrier();
-	d->avail_idx++;
-	*(volatile u16 *)&d->q->avail.idx = d->avail_idx;
-	barrier();
-	vw(d, VM_QUEUE_NOTIFY, 0);
+	vring_post(d, &d->ring, head);
 }
 
-/* Wait for the next used entry; returns its length, or -1 after a bounded wait. */
+/* Wait for the next used entry of queue 0; returns its length, or -1 after a bounded wait. */
 static inline long vq_wait(struct vdev *d)
 {
-	for (u32 i = 0; i < 3000000; i++) {
-		if (*(volatile u16 *)&d->q->used.idx != d->used_seen) {
-			barrier();
-			u32 len = d->q->used.ring[d->used_seen % d->size].len;
-			d->used_seen++;
-			return len;
-		}
-		__asm__ volatile("pause");
-	}
-	return -1;
+	u32 len;
+	return vring_wait(&d->ring, &len, 3000000) < 0 ? -1 : (long)len;
 }
 
 /* Poll the status register until NEEDS_RESET shows; 0 when it did. */

@@ -25,8 +25,9 @@
 #define VIRTIO_BLK_QUEUE_SIZE	256
 #define VIRTIO_BLK_SEG_MAX	128	/* data buffers per request the driver may use */
 
-/* Counters summed over every drive ("block" in the metrics). */
 struct backend;
+
+/* Counters summed over every drive ("block" in the metrics). */
 struct blk_stats {
 	atomic_ulong read_count, write_count, flush_count, get_id_count;
 	atomic_ulong read_bytes, write_bytes;

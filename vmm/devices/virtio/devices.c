@@ -25,6 +25,15 @@ static int add(struct virtio_devices *d, struct virtio_dev *dev, struct error *e
 	return 0;
 }
 
+/* An image whose size is not whole sectors: the tail is never read or written. */
+static void warn_partial_sector(const char *key, const char *path, uint64_t size)
+{
+	if (size % VIRTIO_BLK_SECTOR)
+		log_warn("%s: %s: %llu bytes is not a multiple of %d; the last %llu bytes are not "
+			 "used", key, path, (unsigned long long)size, VIRTIO_BLK_SECTOR,
+			 (unsigned long long)(size % VIRTIO_BLK_SECTOR));
+}
+
 int virtio_drive_backend(const struct drive_config *dc, unsigned int index, int fd,
 			 uint64_t *size, struct backend **out, struct error *err)
 {
@@ -35,10 +44,7 @@ int virtio_drive_backend(const struct drive_config *dc, unsigned int index, int 
 	if (fd < 0 && (fd = backend_open_image(key, dc->path_on_host, dc->is_read_only, size,
 					       err)) < 0)
 		return fd;
-	if (*size % VIRTIO_BLK_SECTOR)
-		log_warn("%s: %s: %llu bytes is not a multiple of %d; the last %llu bytes are not "
-			 "used", key, dc->path_on_host, (unsigned long long)*size,
-			 VIRTIO_BLK_SECTOR, (unsigned long long)(*size % VIRTIO_BLK_SECTOR));
+	warn_partial_sector(key, dc->path_on_host, *size);
 	if (dc->io_engine == DRIVE_ENGINE_ASYNC)
 		ret = backend_uring_create(fd, VIRTIO_BLK_QUEUE_SIZE, out);
 	else
@@ -79,9 +85,7 @@ int virtio_devices_update_drive(struct virtio_devices *d, unsigned int index,
 {
 	char key[CONFIG_DRIVE_ID_MAX + 32];
 	uint64_t size = 0;
-	int fd = -1;
-
-	int ret;
+	int fd = -1, ret;
 
 	if (index >= CONFIG_MAX_DRIVES || !d->drive_devs[index])
 		return error_set(err, -ENODEV, "drives[%s]: no such device", dc->drive_id);
@@ -92,10 +96,7 @@ int virtio_devices_update_drive(struct virtio_devices *d, unsigned int index,
 			atomic_fetch_add(&d->blk_stats.update_fails, 1);
 			return fd;
 		}
-		if (size % VIRTIO_BLK_SECTOR)
-			log_warn("%s: %s: %llu bytes is not a multiple of %d; the last %llu bytes "
-				 "are not used", key, dc->path_on_host, (unsigned long long)size,
-				 VIRTIO_BLK_SECTOR, (unsigned long long)(size % VIRTIO_BLK_SECTOR));
+		warn_partial_sector(key, dc->path_on_host, size);
 	}
 	ret = virtio_blk_update(d->drive_devs[index], fd, size, bandwidth || ops ? &dc->rate_limiter : NULL,
 				bandwidth, ops, err);

@@ -217,6 +217,12 @@ bool virtio_net_process_rx(struct virtio_dev *dev)
 				atomic_fetch_add(&n->stats->rx_fails, 1);
 				continue;
 			}
+			/*
+			 * A driver that took no checksum offload gets flags 0 (virtio 1.2,
+			 * 5.1.6.4.1): the TAP may still mark a frame DATA_VALID.
+			 */
+			if (!virtio_has_feature(dev, VIRTIO_NET_F_GUEST_CSUM))
+				n->rx_buf[0] = 0;
 			n->rx_len = (size_t)r;
 			n->rx_paid = false;
 		}

@@ -16,33 +16,36 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
-int throttle_init(struct throttle *t, const struct rate_limiter_config *c,
-		  atomic_ulong *throttled, atomic_ulong *wakeups)
+/* The timer exists when a limit does, or always when a limit may come later. */
+static int init(struct throttle *t, const struct rate_limiter_config *c, atomic_ulong *throttled,
+		atomic_ulong *wakeups, bool always_timer)
 {
+	bool active = rate_limiter_config_active(c);
+	int ret;
+
 	memset(t, 0, sizeof(*t));
 	t->timer_fd = -1;
 	t->throttled = throttled;
 	t->wakeups = wakeups;
-	if (!rate_limiter_config_active(c))
-		return 0;
-	int ret = rate_limiter_init(&t->rl, c, now_ns());
-	if (ret < 0)
+	if (active && (ret = rate_limiter_init(&t->rl, c, now_ns())) < 0)
 		return ret;
-	t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (t->timer_fd < 0)
+	if ((active || always_timer) &&
+	    (t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0)
 		return -errno;
-	t->limited = true;
+	t->limited = active;
 	return 0;
+}
+
+int throttle_init(struct throttle *t, const struct rate_limiter_config *c,
+		  atomic_ulong *throttled, atomic_ulong *wakeups)
+{
+	return init(t, c, throttled, wakeups, false);
 }
 
 int throttle_init_updatable(struct throttle *t, const struct rate_limiter_config *c,
 			    atomic_ulong *throttled, atomic_ulong *wakeups)
 {
-	int ret = throttle_init(t, c, throttled, wakeups);
-	if (ret == 0 && t->timer_fd < 0 &&
-	    (t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0)
-		ret = -errno;
-	return ret;
+	return init(t, c, throttled, wakeups, true);
 }
 
 int throttle_update(struct throttle *t, const struct rate_limiter_config *c, bool bandwidth,
