@@ -137,6 +137,7 @@ if [[ " $only " == *" qemu "* ]] && command -v qemu-system-x86_64 >/dev/null; th
 	# As tools/lab/qemu-microvm.sh runs it, plus the two drives (cache=unsafe: kiln's
 	# default cache_type, flushes ignored; both VMMs go through the host page cache).
 	run_vmm qemu 'CPU */KVM' qemu-system-x86_64 -M microvm -enable-kvm -cpu host -m 256 -smp 1 \
+		-name blkbench,debug-threads=on \
 		-nodefaults -no-user-config -display none -monitor none -no-reboot -serial stdio \
 		-kernel "$KILN_GUEST_VMLINUZ" -initrd "$KILN_GUEST_INITRAMFS" -append "$cmdline" \
 		-drive "file=$tmp/bench.img,if=none,id=bench,format=raw,cache=unsafe" \
