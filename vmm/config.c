@@ -928,19 +928,43 @@ static int apply(json_t *o, struct vm_config *cfg, enum config_section s, const 
 	return error_set(err, -EINVAL, "unknown configuration section");
 }
 
-int config_apply_json(struct vm_config *cfg, enum config_section s, const char *id,
-		      const char *json, size_t len, struct error *err)
+/* A request body (len bytes of JSON) as an object tree, or NULL with err naming `what`. */
+static json_t *load_body(const char *json, size_t len, const char *what, struct error *err)
 {
 	json_error_t jerr;
 	json_t *o;
-	int ret;
 
-	if (len == 0)
-		return error_set(err, -EINVAL, "%s: the request has no body", config_section_name(s));
+	if (len == 0) {
+		error_set(err, -EINVAL, "%s: the request has no body", what);
+		return NULL;
+	}
 	o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!o)
-		return error_set(err, -EINVAL, "%s: invalid JSON at line %d, column %d: %s",
-				 config_section_name(s), jerr.line, jerr.column, jerr.text);
+		error_set(err, -EINVAL, "%s: invalid JSON at line %d, column %d: %s", what,
+			  jerr.line, jerr.column, jerr.text);
+	return o;
+}
+
+/*
+ * Which buckets of the rate limiter `key` a PATCH body gives: a bucket given replaces
+ * that bucket, one absent or null keeps its state. Returns whether the limiter is there.
+ */
+static bool buckets_given(json_t *o, const char *key, bool *bandwidth, bool *ops)
+{
+	json_t *rl = member(o, key);
+	*bandwidth = rl && member(rl, "bandwidth");
+	*ops = rl && member(rl, "ops");
+	return rl != NULL;
+}
+
+int config_apply_json(struct vm_config *cfg, enum config_section s, const char *id,
+		      const char *json, size_t len, struct error *err)
+{
+	json_t *o;
+	int ret;
+
+	if (!(o = load_body(json, len, config_section_name(s), err)))
+		return err->code;
 	ret = apply(o, cfg, s, id, err);
 	json_decref(o);
 	return ret;
@@ -952,7 +976,6 @@ static int parse_drive_update(json_t *o, const char *id, struct drive_update *u,
 	static const char *const keys[] = { "drive_id", "path_on_host", "rate_limiter" };
 	char p[CONFIG_DRIVE_ID_MAX + 16];
 	const char *s;
-	json_t *v;
 	int ret;
 
 	if (!id || !valid_id(id, CONFIG_DRIVE_ID_MAX))
@@ -976,10 +999,7 @@ static int parse_drive_update(json_t *o, const char *id, struct drive_update *u,
 	}
 	if ((ret = parse_rate_limiter(o, p, "rate_limiter", &u->rate_limiter, err)) < 0)
 		return ret;
-	v = member(o, "rate_limiter");
-	u->has_bandwidth = v && member(v, "bandwidth");
-	u->has_ops = v && member(v, "ops");
-	if (!u->has_path && !v)
+	if (!buckets_given(o, "rate_limiter", &u->has_bandwidth, &u->has_ops) && !u->has_path)
 		return error_set(err, -EINVAL, "%s: nothing to change: give path_on_host or "
 				 "rate_limiter", p);
 	return 0;
@@ -988,17 +1008,12 @@ static int parse_drive_update(json_t *o, const char *id, struct drive_update *u,
 int config_parse_drive_update(const char *id, const char *json, size_t len,
 			      struct drive_update *u, struct error *err)
 {
-	json_error_t jerr;
 	json_t *o;
 	int ret;
 
 	memset(u, 0, sizeof(*u));
-	if (len == 0)
-		return error_set(err, -EINVAL, "drives: the request has no body");
-	o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!o)
-		return error_set(err, -EINVAL, "drives: invalid JSON at line %d, column %d: %s",
-				 jerr.line, jerr.column, jerr.text);
+	if (!(o = load_body(json, len, "drives", err)))
+		return err->code;
 	ret = parse_drive_update(o, id, u, err);
 	json_decref(o);
 	if (ret < 0)
@@ -1011,7 +1026,8 @@ static int parse_net_update(json_t *o, const char *id, struct net_update *u,
 {
 	static const char *const keys[] = { "iface_id", "rx_rate_limiter", "tx_rate_limiter" };
 	char p[CONFIG_IFACE_ID_MAX + 32];
-	json_t *v, *rx, *tx;
+	const char *s;
+	bool rx, tx;
 	int ret;
 
 	if (!id || !valid_id(id, CONFIG_IFACE_ID_MAX))
@@ -1022,26 +1038,17 @@ static int parse_net_update(json_t *o, const char *id, struct net_update *u,
 	if ((ret = expect_object(o, p, err)) < 0 ||
 	    (ret = check_keys(o, p, keys, ARRAY_SIZE(keys), err)) < 0)
 		return ret;
-	/* Checked in place: get_string's copy would allocate. */
-	if (!(v = member(o, "iface_id")))
-		return error_set(err, -EINVAL, "%s.iface_id: missing required key", p);
-	if (!json_is_string(v))
-		return error_set(err, -EINVAL, "%s.iface_id: expected a string, got %s", p,
-				 type_name(v));
-	if (strlen(json_string_value(v)) != json_string_length(v) ||
-	    strcmp(json_string_value(v), id) != 0)
+	/* Checked in place (peek_string): get_string's copy would allocate. */
+	if ((ret = peek_string(o, p, "iface_id", true, &s, err)) < 0)
+		return ret;
+	if (strcmp(s, id) != 0)
 		return error_set(err, -EINVAL, "%s.iface_id: \"%.*s\" does not match the "
-				 "interface id in the path", p, CONFIG_IFACE_ID_MAX + 1,
-				 json_string_value(v));
+				 "interface id in the path", p, CONFIG_IFACE_ID_MAX + 1, s);
 	if ((ret = parse_rate_limiter(o, p, "rx_rate_limiter", &u->rx_rate_limiter, err)) < 0 ||
 	    (ret = parse_rate_limiter(o, p, "tx_rate_limiter", &u->tx_rate_limiter, err)) < 0)
 		return ret;
-	rx = member(o, "rx_rate_limiter");
-	tx = member(o, "tx_rate_limiter");
-	u->has_rx_bandwidth = rx && member(rx, "bandwidth");
-	u->has_rx_ops = rx && member(rx, "ops");
-	u->has_tx_bandwidth = tx && member(tx, "bandwidth");
-	u->has_tx_ops = tx && member(tx, "ops");
+	rx = buckets_given(o, "rx_rate_limiter", &u->has_rx_bandwidth, &u->has_rx_ops);
+	tx = buckets_given(o, "tx_rate_limiter", &u->has_tx_bandwidth, &u->has_tx_ops);
 	if (!rx && !tx)
 		return error_set(err, -EINVAL, "%s: nothing to change: give rx_rate_limiter or "
 				 "tx_rate_limiter", p);
@@ -1051,17 +1058,12 @@ static int parse_net_update(json_t *o, const char *id, struct net_update *u,
 int config_parse_net_update(const char *id, const char *json, size_t len,
 			    struct net_update *u, struct error *err)
 {
-	json_error_t jerr;
 	json_t *o;
 	int ret;
 
 	memset(u, 0, sizeof(*u));
-	if (len == 0)
-		return error_set(err, -EINVAL, "network-interfaces: the request has no body");
-	o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!o)
-		return error_set(err, -EINVAL, "network-interfaces: invalid JSON at line %d, "
-				 "column %d: %s", jerr.line, jerr.column, jerr.text);
+	if (!(o = load_body(json, len, "network-interfaces", err)))
+		return err->code;
 	ret = parse_net_update(o, id, u, err);
 	json_decref(o);
 	if (ret < 0)

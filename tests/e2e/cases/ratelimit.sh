@@ -34,7 +34,7 @@ case_ratelimit_block_bandwidth_measured_by_the_guest() {
 	# The whole device once, O_DIRECT in 64 KiB requests: nothing comes from the page cache.
 	boot rlblk "$KILN_GUEST_VMLINUZ" 1 256 '
 		echo "blk-start $(cut -d" " -f1 /proc/uptime)"
-		dd if=/dev/vda of=/dev/null bs=65536 iflag=direct 2>&1 | grep -c "records in" >/dev/null
+		dd if=/dev/vda of=/dev/null bs=65536 iflag=direct 2>/dev/null
 		echo "blk-end $(cut -d" " -f1 /proc/uptime)"' "" || return 1
 	expect_ok || return 1
 	grep -o '"rate_limiter_throttled_events":[0-9]*' "$E2E_TMP/rl-blk.metrics" | tail -n 1
