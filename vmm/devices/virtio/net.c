@@ -92,8 +92,13 @@ bool virtio_net_process_tx(struct virtio_dev *dev)
 	int ret = 0;
 
 	n->tx_more = false;
-	while ((budget-- || !(n->tx_more = true)) && !n->tx_blocked && !throttle_waiting(&n->tx_tl) &&
-	       (ret = virtq_pop(q, c)) > 0) {
+	while (!n->tx_blocked && !throttle_waiting(&n->tx_tl)) {
+		if (!budget--) {
+			n->tx_more = true;	/* chains may be left: run() wakes the loop */
+			break;
+		}
+		if ((ret = virtq_pop(q, c)) <= 0)
+			break;
 		/* A frame is a header and at most NET_FRAME_MAX bytes, all device-readable. */
 		if (c->nr != c->nr_readable || c->readable_len < VIRTIO_NET_HDR_SIZE ||
 		    c->readable_len > NET_BUF_MAX) {
