@@ -135,3 +135,14 @@ expect_ok() {
 expect_output() {
 	printf '%s\n' "$output" | grep -qx -- "$1" || fail "no output line \"$1\""
 }
+
+# wait_for FILE PATTERN SECONDS PID: until FILE has a line matching PATTERN, or PID ended.
+wait_for() {
+	local i
+	for i in $(seq $(($3 * 10))); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$4" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}

@@ -116,17 +116,6 @@ net_setup() {
 # ip becomes, not a subshell that a kill would leave it behind.)
 nsrun() { ip netns exec "$net_ns" "$@"; }
 
-# net_wait_for FILE PATTERN SECONDS PID: until FILE has a line matching PATTERN, or PID ended.
-net_wait_for() {
-	local i
-	for i in $(seq $(($3 * 10))); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		kill -0 "$4" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
-
 # net_reap SECONDS PID...: waits for each PID, at most SECONDS in all, then kills what is left.
 net_reap() {
 	local secs=$1 p i
@@ -223,7 +212,7 @@ sh /net-guest.sh stats"
 		--no-api
 
 	local hostping=none
-	if net_wait_for "$out" '^NET-UP' 200 "$kpid"; then
+	if wait_for "$out" '^NET-UP' 200 "$kpid"; then
 		nsrun "${ping[@]}" -c 3 -w 20 "$NET_GUEST_IP" > "$dir/ping.out" 2>&1
 		hostping=$?
 		nsrun timeout 60 "$NET_PEER" serve 5003 0 </dev/null 2>/dev/null

@@ -14,17 +14,6 @@ vsock_initramfs() {
 		(cd "$dir" && echo vsock_peer | cpio --quiet -o -H newc -R 0:0) | gzip -n >> "$1"
 }
 
-# wait_for FILE PATTERN SECONDS PID: until FILE has a line matching PATTERN, or PID ended.
-wait_for() {
-	local i
-	for i in $(seq $(($3 * 10))); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		kill -0 "$4" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
-
 case_vsock_both_directions_with_a_linux_guest() {
 	[ -x "$VSOCK_PEER" ] || skip "no $VSOCK_PEER (make test-bins)"
 	case "$(head -c 20 "$VSOCK_PEER" | od -An -tx1)" in
