@@ -162,6 +162,9 @@ AGENTPROTO_SRCS := $(wildcard agentproto/*.c)
 AGENT_SRCS := $(filter-out guest/agent/main.c,$(wildcard guest/agent/*.c))
 AGENTCLIENT_SRCS := $(filter-out host/agentclient/main.c,$(wildcard host/agentclient/*.c))
 AGENT_TEST_SRCS := $(wildcard tests/agent/*.c)
+# kiln-run drives the jailer, kiln and the agent client.
+KILNRUN_SRCS := $(filter-out host/kilnrun/main.c,$(wildcard host/kilnrun/*.c))
+RUN_LIBS := $(call pkg_libs,jansson)
 TOOL_SRCS := $(wildcard tools/bench/*.c)
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 
@@ -181,6 +184,8 @@ LIBJAILER := $(BUILD)/libjailer.a
 LIBAGENTPROTO := $(BUILD)/libagentproto.a
 LIBAGENT := $(BUILD)/libagent.a
 LIBAGENTCLIENT := $(BUILD)/libagentclient.a
+LIBKILNRUN := $(BUILD)/libkilnrun.a
+KILN_RUN := $(BUILD)/kiln-run
 AGENT := $(BUILD)/kiln-agent
 AGENT_CLIENT := $(BUILD)/kiln-agent-client
 AGENT_TEST_BIN := $(BUILD)/tests/agent/agent
@@ -193,7 +198,7 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(HELPER_SR
 	test-bins fuzz fuzz-bins fuzz-coverage
 .DEFAULT_GOAL := all
 
-all: $(KILN) $(JAILER) $(AGENT) $(AGENT_CLIENT)
+all: $(KILN) $(JAILER) $(AGENT) $(AGENT_CLIENT) $(KILN_RUN)
 
 $(BUILD)/%.o: %.c
 	$(call msg,CC,$<)
@@ -220,6 +225,9 @@ $(LIBAGENT): $(call obj,$(AGENT_SRCS))
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 $(LIBAGENTCLIENT): $(call obj,$(AGENTCLIENT_SRCS))
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+$(LIBKILNRUN): $(call obj,$(KILNRUN_SRCS))
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
@@ -271,6 +279,10 @@ $(AGENT): $(BUILD)/guest/agent/main.o $(LIBAGENT) $(LIBAGENTPROTO) $(LIBCOMMON)
 $(AGENT_CLIENT): $(BUILD)/host/agentclient/main.o $(LIBAGENTCLIENT) $(LIBAGENTPROTO) $(LIBCOMMON)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(KILN_RUN): $(BUILD)/host/kilnrun/main.o $(LIBKILNRUN) $(LIBAGENTCLIENT) $(LIBAGENTPROTO) \
+		$(LIBCOMMON)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $(STATIC_LD) -o $@ $^ $(RUN_LIBS) $(LDLIBS)
 # The agent's integration tests: the real agent on a Unix socket, driven by the real client.
 $(AGENT_TEST_BIN): $(call obj,$(AGENT_TEST_SRCS)) $(BUILD)/tests/integ/proc.o $(LIBAGENTCLIENT) \
 		$(LIBAGENTPROTO) $(LIBCOMMON)
@@ -279,7 +291,7 @@ $(AGENT_TEST_BIN): $(call obj,$(AGENT_TEST_SRCS)) $(BUILD)/tests/integ/proc.o $(
 		-o $@ $^ $(LDLIBS) $(CRITERION_LIBS)
 
 # Unit tests link the libraries, never main().
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBAGENT) $(LIBAGENTCLIENT) $(LIBAGENTPROTO) \
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBKILNRUN) $(LIBAGENT) $(LIBAGENTCLIENT) $(LIBAGENTPROTO) \
 		$(LIBVMM) $(LIBJAILER) $(LIBCOMMON)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $(if $(CROSS_COMPILE),-Wl$(comma)--disable-new-dtags$(comma)-rpath$(comma)$(CROSS_LIBDIR)) \
@@ -376,7 +388,7 @@ check-deps:
 # What `make install` puts under $(DESTDIR)$(PREFIX), and so exactly what `make uninstall`
 # removes: the two programs, the systemd units (their paths rewritten for BINDIR and DOCDIR),
 # the documentation and the example VM files that the unit reads from /etc/kiln.
-INSTALL_PROGRAMS := $(BINDIR)/kiln $(BINDIR)/jailer
+INSTALL_PROGRAMS := $(BINDIR)/kiln $(BINDIR)/jailer $(BINDIR)/kiln-run $(BINDIR)/kiln-agent-client
 INSTALL_UNITS := kiln@.service kiln-api@.service
 INSTALL_DATA := $(addprefix $(UNITDIR)/,$(INSTALL_UNITS)) $(DOCDIR)/README.md $(DOCDIR)/jailer.md \
 	$(DOCDIR)/examples/vm1.json $(DOCDIR)/examples/vm1.env
@@ -387,6 +399,8 @@ install: all
 	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
 	$(Q)install -m 0755 $(KILN) $(DESTDIR)$(BINDIR)/kiln
 	$(Q)install -m 0755 $(JAILER) $(DESTDIR)$(BINDIR)/jailer
+	$(Q)install -m 0755 $(KILN_RUN) $(DESTDIR)$(BINDIR)/kiln-run
+	$(Q)install -m 0755 $(AGENT_CLIENT) $(DESTDIR)$(BINDIR)/kiln-agent-client
 	$(Q)for u in $(INSTALL_UNITS); do \
 		sed -e 's#/usr/local/bin/#$(BINDIR)/#g' -e 's#/usr/local/share/doc/kiln/#$(DOCDIR)/#g' \
 			tools/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u.tmp && \

@@ -227,9 +227,34 @@ int jail_make_dirs(const struct jail_paths *p, const struct jail_config *cfg,
 	lay->made_exec_dir = ed < 0;
 	lay->made_jail_dir = jd < 0;
 	lay->made_root = rd < 0;
-	if (lay->made_exec_dir && (ed = make_dir_at(base, exec_name, p->exec_dir, err)) < 0) {
-		lay->made_exec_dir = lay->made_jail_dir = false;
-		goto out;
+	/* <exec name> is shared by every jail of the binary: one that a jailer starting at the
+	 * same moment made is used once checked, as a prepared one is. */
+	if (lay->made_exec_dir && mkdirat(base, exec_name, 0755) < 0) {
+		lay->made_exec_dir = false;
+		if (errno != EEXIST) {
+			jail_fail_errno(err, JAIL_EXIT_JAIL_DIR, errno, "cannot create %s", p->exec_dir);
+			goto out;
+		}
+	}
+	if (ed < 0) {
+		int bad;
+		ed = open_dir_at(base, exec_name, p->exec_dir, err);
+		if (ed == -ENOENT)
+			bad = jail_fail(err, JAIL_EXIT_JAIL_DIR, "%s vanished while the jail was "
+					"being made", p->exec_dir);
+		else if (ed < 0)
+			bad = -1;
+		else if (lay->made_exec_dir)	/* the umask is 077 */
+			bad = fchmod(ed, 0755) < 0 ? jail_fail_errno(err, JAIL_EXIT_JAIL_DIR, errno,
+							     "cannot set up %s", p->exec_dir) : 0;
+		else
+			bad = check_safe_dir(ed, p->exec_dir, err);
+		if (bad < 0) {
+			lay->made_jail_dir = false;
+			jail_undo_dirs(p, lay);
+			lay->made_exec_dir = false;
+			goto out;
+		}
 	}
 	if (lay->made_jail_dir && (jd = make_dir_at(ed, id, p->jail_dir, err)) < 0) {
 		lay->made_jail_dir = false;

@@ -7,7 +7,9 @@
 #                          every run: busybox, Python 3 (Debian's python3.11-minimal and
 #                          the libraries it needs) and kiln-agent as /sbin/kiln-agent;
 #   run-initramfs.cpio.gz  busybox, the modules and run-init (stage one: the base read-only
-#                          under a writable overlay, then kiln-agent as PID 1).
+#                          under a writable overlay, then kiln-agent as PID 1);
+#   image/                 what kiln-run --image takes: vmlinux, initramfs.cpio.gz,
+#                          rootfs.ext4 and cmdline.
 # See tools/guest/README.md.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,7 +21,7 @@ while [ $# -gt 0 ]; do
 	--agent) agent=${2:?}; shift 2 ;;
 	--env) envfile=${2:?}; shift 2 ;;
 	--quiet | -q) export KILN_QUIET=1; shift ;;
-	-h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) kdie "unknown argument: $1 (see --help)" ;;
 	esac
 done
@@ -88,13 +90,23 @@ run_build() {
 }
 kcache "$out" run 3 run_build
 
+# The image as kiln-run takes it (--image DIR): four files under fixed names, linked
+# (or copied where a link cannot be made) from the cache.
+cmdline='console=ttyS0 reboot=k panic=-1 pci=off quiet'
+mkdir -p "$out/image"
+for f in "$KDIR/vmlinux:vmlinux" "$out/run-initramfs.cpio.gz:initramfs.cpio.gz" \
+	"$out/run-rootfs.ext4:rootfs.ext4"; do
+	ln -f "${f%%:*}" "$out/image/${f##*:}" 2>/dev/null || cp -f "${f%%:*}" "$out/image/${f##*:}"
+done
+echo "$cmdline" >"$out/image/cmdline"
 {
 	echo "# kiln run image ($(date -u +%Y-%m-%dT%H:%M:%SZ)); source this file"
 	echo "KILN_RUN_KEY=$key"
 	echo "KILN_RUN_KERNEL=$KDIR/vmlinux"
 	echo "KILN_RUN_INITRAMFS=$out/run-initramfs.cpio.gz"
 	echo "KILN_RUN_ROOTFS=$out/run-rootfs.ext4"
-	echo "KILN_RUN_CMDLINE='console=ttyS0 reboot=k panic=-1 pci=off quiet'"
+	echo "KILN_RUN_CMDLINE='$cmdline'"
+	echo "KILN_RUN_IMAGE=$out/image"
 } >"$out/run.env.tmp"
 mv -f "$out/run.env.tmp" "$out/run.env"
 [ -n "$envfile" ] && cp "$out/run.env" "$envfile"
