@@ -214,7 +214,14 @@ int ap_tree_writer_open(struct ap_tree_writer *w, const char *dest)
 	if (n == 0 || n > AP_MAX_PATH)
 		return -ENAMETOOLONG;
 	memcpy(w->dest, dest, n + 1);
+	w->mode_mask = 07777;
 	return 0;
+}
+
+void ap_tree_writer_untrusted(struct ap_tree_writer *w)
+{
+	w->mode_mask = 0777;
+	w->keep_dir_modes = true;
 }
 
 static int bad(const char **why, const char *text)
@@ -270,15 +277,19 @@ static int open_parent(struct ap_tree_writer *w, const char *rel, const char **n
 	}
 }
 
-/* mkdir, accepting an existing directory (not a symlink to one); returns its fd. */
-static int make_dir(int at, const char *name, uint32_t mode)
+/*
+ * mkdir, accepting an existing directory (not a symlink to one), whose mode is set too
+ * unless keep_existing; returns its fd.
+ */
+static int make_dir(int at, const char *name, uint32_t mode, bool keep_existing)
 {
-	if (mkdirat(at, name, 0700) < 0 && errno != EEXIST)
+	bool made = mkdirat(at, name, 0700) == 0;
+	if (!made && errno != EEXIST)
 		return -errno;
 	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ELOOP ? -ENOTDIR : -errno;
-	if (fchmod(fd, mode) < 0) {
+	if ((made || !keep_existing) && fchmod(fd, mode) < 0) {
 		int e = -errno;
 		close(fd);
 		return e;
@@ -291,7 +302,7 @@ static int make_entry(struct ap_tree_writer *w, int at, const char *name, const 
 	int fd;
 	switch (e->kind) {
 	case AP_ENTRY_DIR:
-		fd = make_dir(at, name, e->mode);
+		fd = make_dir(at, name, e->mode & w->mode_mask, w->keep_dir_modes);
 		if (fd < 0)
 			return fd;
 		if (w->root_fd < 0)
@@ -313,7 +324,7 @@ static int make_entry(struct ap_tree_writer *w, int at, const char *name, const 
 		}
 		w->file_fd = fd;
 		w->file_left = e->size;
-		w->file_mode = e->mode;
+		w->file_mode = e->mode & w->mode_mask;
 		return e->size == 0 ? finish_file(w) : 0;
 	}
 }

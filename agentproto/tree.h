@@ -59,11 +59,20 @@ struct ap_tree_writer {
 	uint64_t file_left;
 	uint32_t file_mode;
 	uint64_t bytes;			/* file bytes written so far */
+	uint32_t mode_mask;		/* applied to every entry's mode (07777) */
+	bool keep_dir_modes;		/* a directory that already exists keeps its mode */
 };
 
 void ap_tree_writer_init(struct ap_tree_writer *w);
 /* dest must be absolute for the agent; the host's client may give a relative one. */
 int ap_tree_writer_open(struct ap_tree_writer *w, const char *dest);
+/*
+ * For a tree from a peer not trusted with the writer's privileges (the host's client,
+ * perhaps root, writing what a guest sent): no set-user-ID, set-group-ID or sticky bit on
+ * anything written, and directories that already exist (the destination among them) keep
+ * their modes.
+ */
+void ap_tree_writer_untrusted(struct ap_tree_writer *w);
 /*
  * One entry. Returns 0, -EBADMSG for an entry that breaks the protocol (*why says how:
  * a second root, a member of a file, a member before its parent, a new entry before the

@@ -505,6 +505,7 @@ int agent_client_get(struct agent_client *c, const char *remote, const char *loc
 	*bytes = 0;
 	if ((rc = ap_tree_writer_open(&w, local)) < 0)
 		return error_set(err, rc, "get: %s: path too long", local);
+	ap_tree_writer_untrusted(&w);
 	ap_builder_init(&b, buf, sizeof(buf));
 	if (ap_path_encode(&b, remote) < 0)
 		return error_set(err, -EINVAL, "get: %s: not an absolute guest path", remote);

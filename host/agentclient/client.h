@@ -62,7 +62,11 @@ int agent_client_exec(struct agent_client *c, const struct ap_exec_params *p,
 /* Copies the local file or directory tree at local to the guest's absolute path remote. */
 int agent_client_put(struct agent_client *c, const char *local, const char *remote,
 		     uint64_t *bytes, struct error *err);
-/* Copies the guest's file or directory tree at remote (absolute) to local. */
+/*
+ * Copies the guest's file or directory tree at remote (absolute) to local. The guest chose
+ * the modes: set-user-ID, set-group-ID and sticky bits are dropped, and directories that
+ * exist (local among them) keep theirs.
+ */
 int agent_client_get(struct agent_client *c, const char *remote, const char *local,
 		     uint64_t *bytes, struct error *err);
 /* Asks the agent to end (AP_SHUTDOWN_AGENT), power the guest off or reboot it. */

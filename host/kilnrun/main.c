@@ -7,6 +7,7 @@
  * execs kiln), wait for the guest's agent, copy files in, run the command, copy files
  * out, power the guest off, tear down, report.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -17,12 +18,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "host/agentclient/client.h"
+#include "host/kilnrun/net.h"
 #include "host/kilnrun/options.h"
 #include "host/kilnrun/slot.h"
 #include "host/kilnrun/teardown.h"
@@ -86,9 +89,11 @@ static void on_signal(int sig)
 
 static void on_alarm(int sig)
 {
+	int e = errno;
 	(void)sig;
 	hard_timeout = 1;
 	teardown_kill(alarm_cgroup, 0);
+	errno = e;
 }
 
 /* The binary beside kiln-run's own, when --jailer or --kiln does not say. */
@@ -153,16 +158,26 @@ static int reap(struct run_slot *s, bool include_kept, bool *reaped)
 	return 0;
 }
 
+/* Every slot with a state file, whatever --slots the run that left it was given. */
 static int gc(bool include_kept)
 {
 	int failed = 0;
-	for (unsigned i = 0; i < opt.slots; i++) {
+	DIR *d = opendir(opt.state_dir);
+	if (!d)
+		return errno == ENOENT ? 0 : (report("%s: %s", opt.state_dir, strerror(errno)),
+					       RUN_EXIT_FAILED);
+	for (struct dirent *de; (de = readdir(d)) != NULL;) {
+		char *end;
+		unsigned long i = strtoul(de->d_name, &end, 10);
+		if (end == de->d_name || strcmp(end, ".state") != 0 || i > 1u << 20)
+			continue;
 		struct run_slot s;
 		struct error err = { 0 };
-		int rc = slot_try_lock(opt.state_dir, i, &s, &err);
+		int rc = slot_try_lock(opt.state_dir, (unsigned)i, &s, &err);
 		if (rc < 0) {
 			report("%s", err.msg);
-			return RUN_EXIT_FAILED;
+			failed = 1;
+			continue;
 		}
 		if (rc == 0)
 			continue;
@@ -171,6 +186,7 @@ static int gc(bool include_kept)
 			failed = 1;
 		slot_unlock(&s);
 	}
+	closedir(d);
 	return failed ? RUN_EXIT_FAILED : 0;
 }
 
@@ -202,6 +218,9 @@ static int janitor_start(const struct run_slot *s, const struct run_state *st, p
 		int null = open("/dev/null", O_RDWR);
 		for (int fd = 0; fd < 3; fd++)
 			dup2(null, fd);
+		for (int fd = 3; fd < 1024; fd++)
+			if (fd != p[0] && fd != s->lock_fd)
+				close(fd);
 		char c = 0;
 		ssize_t n;
 		while ((n = read(p[0], &c, 1)) < 0 && errno == EINTR)
@@ -317,11 +336,13 @@ static void fail(struct result *r, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(r->error, sizeof(r->error), fmt, ap);
+	char raw[sizeof(r->error)];
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	log_escape(r->error, sizeof(r->error), raw, strlen(raw), NULL);
 	r->state = "failed";
 	r->exit_status = RUN_EXIT_FAILED;
-	report("%s", r->error);
+	fprintf(stderr, "kiln-run: %s\n", r->error);
 }
 
 /* Waits for the jailer, up to ms; true once it has been reaped (status in *status). */
@@ -423,8 +444,11 @@ static int transfer_files(struct agent_client *c, bool in, struct result *r)
 
 static int take_slot(struct run_slot *s, struct error *err)
 {
-	for (unsigned i = 0; i < opt.slots; i++) {
-		int rc = slot_try_lock(opt.state_dir, i, s, err);
+	/* A second pass: a slot that another kiln-run's sweep held for a moment is free. */
+	for (unsigned i = 0; i < 2 * opt.slots; i++) {
+		if (i == opt.slots)
+			usleep(50000);
+		int rc = slot_try_lock(opt.state_dir, i % opt.slots, s, err);
 		if (rc < 0)
 			return rc;
 		if (rc == 0)
@@ -510,6 +534,16 @@ static int run(void)
 		report("--parent-cgroup %s: too long", opt.parent_cgroup);
 		return RUN_EXIT_FAILED;
 	}
+	struct run_net net;
+	if (opt.net) {
+		if (net_plan(slot.index, opt.net_base[0], opt.net_base[1], opt.dns, &net) < 0) {
+			report("--net-base %u.%u has no addresses for slot %u", opt.net_base[0],
+			       opt.net_base[1], slot.index);
+			return RUN_EXIT_FAILED;
+		}
+		snprintf(st.netns, sizeof(st.netns), "%s", net.netns);
+		snprintf(st.tap_host, sizeof(st.tap_host), "%s", net.host_link);
+	}
 	snprintf(alarm_cgroup, sizeof(alarm_cgroup), "%s", st.cgroup);
 	char parent_dir[PATH_MAX], sup[PATH_MAX + 8];
 	snprintf(parent_dir, sizeof(parent_dir), "%s/%s", CGROUP_ROOT, opt.parent_cgroup);
@@ -532,6 +566,16 @@ static int run(void)
 		slot_state_remove(&slot);
 		return RUN_EXIT_FAILED;
 	}
+	char kill_file[sizeof(sup) + 16];
+	snprintf(kill_file, sizeof(kill_file), "%s/cgroup.kill", sup);
+	if (access(kill_file, W_OK) < 0) {
+		report("%s: %s (kiln-run needs cgroup.kill: Linux 5.14 or later)", kill_file,
+		       strerror(errno));
+		janitor_dismiss(janitor, janitor_pid);
+		rmdir(sup);
+		slot_state_remove(&slot);
+		return RUN_EXIT_FAILED;
+	}
 	say("slot %u: jail %s, uid and gid %u, vsock cid %u", slot.index, st.id,
 	    opt.uid_base + slot.index, 3 + slot.index);
 
@@ -539,8 +583,10 @@ static int run(void)
 	char console_path[PATH_MAX], log_path[PATH_MAX], uds[PATH_MAX + 64];
 	slot_path(&slot, "console", console_path, sizeof(console_path));
 	slot_path(&slot, "log", log_path, sizeof(log_path));
-	int console_fd = open(console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0600);
+	int console_fd = open(console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+			      0600);
+	int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND | O_NOFOLLOW,
+			  0600);
 	const char *exec_name = strrchr(kiln, '/') + 1;
 	snprintf(uds, sizeof(uds), "%s/%s/%s/root/v.sock", opt.chroot_base, exec_name, st.id);
 
@@ -562,12 +608,34 @@ static int run(void)
 		fail(&r, "%s: %s", console_fd < 0 ? console_path : log_path, strerror(errno));
 		goto teardown;
 	}
+	if (strlen(uds) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		fail(&r, "--chroot-base-dir %s: too long for the jail's vsock socket %s (a Unix "
+		     "socket's path has at most %zu bytes)", opt.chroot_base, uds,
+		     sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		goto teardown;
+	}
+	char netns_path[64];
+	if (opt.net) {
+		if (net_setup(&net, spec.uid, spec.gid, &err) < 0) {
+			fail(&r, "--net: %s", err.msg);
+			goto teardown;
+		}
+		snprintf(netns_path, sizeof(netns_path), "/run/netns/%s", net.netns);
+		spec.netns = netns_path;
+		spec.tap = net.tap;
+		spec.guest_mac = net.mac;
+		spec.extra_cmdline = net.cmdline;
+		say("network: guest %s via %s; the host's end %s on %s", net.guest, net.gateway,
+		    net.host, net.host_link);
+	}
 	if (vm_start(&spec, &jailer_pid, &err) < 0) {
 		fail(&r, "%s", err.msg);
 		goto teardown;
 	}
+	/* The hard end of --timeout: the agent ends the command at the deadline; a guest that
+	 * does not is killed 10 s later. */
 	if (opt.timeout_s)
-		alarm(opt.timeout_s + 10);
+		alarm((unsigned)((deadline > now_ms() ? deadline - now_ms() : 0) / 1000 + 10));
 	say("jailer started (pid %d); waiting for the guest's agent", (int)jailer_pid);
 
 	if (agent_wait(c, uds, jailer_pid, st.cgroup, MIN(deadline, now_ms() + opt.boot_timeout_s * 1000ull),
@@ -590,19 +658,31 @@ static int run(void)
 	connected = true;
 	t_ready = now_ms();
 	r.boot_ms = t_ready - t_start;
-	say("agent %s answered after %llu ms", c->peer_name, (unsigned long long)r.boot_ms);
+	char peer[4 * sizeof(c->peer_name)];
+	log_escape(peer, sizeof(peer), c->peer_name, strlen(c->peer_name), NULL);
+	say("agent %s answered after %llu ms", peer, (unsigned long long)r.boot_ms);
 
 	/* Files in: the script first, then every --put. */
 	if (opt.script) {
 		uint64_t bytes;
 		if (agent_client_put(c, opt.script, opt.script_guest, &bytes, &err) < 0) {
 			fail(&r, "%s: %s", opt.script, err.msg);
+			connected = !hard_timeout;
 			goto teardown;
 		}
 		r.bytes_in += bytes;
 	}
 	if (transfer_files(c, true, &r) < 0) {
 		fail(&r, "a --put failed (above): the command was not run");
+		connected = !hard_timeout;
+		goto teardown;
+	}
+	if (hard_timeout || interrupted) {
+		r.state = hard_timeout ? "timed_out" : "failed";
+		r.exit_status = hard_timeout ? RUN_EXIT_TIMEOUT : 128 + (int)interrupted;
+		report("%s before the command started", hard_timeout ? "--timeout ran out"
+			   : "interrupted by a signal");
+		connected = !hard_timeout;
 		goto teardown;
 	}
 
@@ -630,6 +710,8 @@ static int run(void)
 	say("running %s", opt.argv[0]);
 	int rc = agent_client_exec(c, &p, &io, &res, &err);
 	t_exec_end = now_ms();
+	/* From here on the guest is only asked for files: --timeout no longer applies. */
+	alarm(0);
 	r.run_ms = t_exec_end - t_exec;
 	if (teardown_usage(st.cgroup, &r.cpu_us, &r.mem_peak) == 0)
 		r.have_usage = true;
@@ -650,8 +732,11 @@ static int run(void)
 		say("the command ended after %llu ms: %s %d", (unsigned long long)r.run_ms, r.state,
 		    res.how == AP_EXITED ? r.code : r.signal);
 	} else if (rc == 1) {
+		/* 126 and 127 are the program's; a bad --workdir, say, is kiln-run's 125. */
+		bool exec_stage = strstr(err.msg, "execvp") != NULL;
 		fail(&r, "%s", err.msg);
-		r.exit_status = err.code == -ENOENT ? RUN_EXIT_NOTFOUND
+		r.exit_status = !exec_stage ? RUN_EXIT_FAILED
+			      : err.code == -ENOENT ? RUN_EXIT_NOTFOUND
 			      : err.code == -EACCES || err.code == -ENOEXEC ? RUN_EXIT_NOEXEC
 			      : RUN_EXIT_FAILED;
 	} else if (hard_timeout) {
@@ -660,6 +745,15 @@ static int run(void)
 		report("--timeout %u s ran out and the guest did not end the command: the VM was "
 		       "killed", opt.timeout_s);
 		connected = false;
+	} else if (strstr(err.msg, "writing the process's")) {
+		/* Our own stdout or stderr went away (a reader that stopped, as `| head`
+		 * does): a shell would see SIGPIPE. The command is cancelled with the
+		 * connection; a new one serves --get and the shutdown. */
+		fail(&r, "%s", err.msg);
+		r.exit_status = 128 + SIGPIPE;
+		agent_client_close(c);
+		struct error e = { 0 };
+		connected = agent_client_connect_vsock(c, uds, AGENT_PORT, 3000, &e) == 0;
 	} else {
 		fail(&r, "the connection to the guest's agent failed: %s", err.msg);
 		connected = false;
@@ -677,6 +771,10 @@ static int run(void)
 
 teardown:
 	alarm(0);
+	if (hard_timeout && r.exit_status == RUN_EXIT_FAILED) {
+		r.state = "timed_out";
+		r.exit_status = RUN_EXIT_TIMEOUT;
+	}
 	if (opt.keep && connected) {
 		agent_client_close(c);
 		st.kept = true;
@@ -743,10 +841,6 @@ int main(int argc, char **argv)
 	if (opt.version) {
 		printf("kiln-run %s\n", KILN_VERSION);
 		return 0;
-	}
-	if (opt.net) {
-		report("--net: not available in this version; runs have no network");
-		return RUN_EXIT_USAGE;
 	}
 	verbose = opt.verbose;
 	signal(SIGPIPE, SIG_IGN);

@@ -12,6 +12,7 @@ enum {
 	OPT_IMAGE = 256, OPT_VCPUS, OPT_MEM, OPT_TIMEOUT, OPT_BOOT_TIMEOUT, OPT_PUT, OPT_GET,
 	OPT_NET, OPT_KEEP, OPT_JSON, OPT_GC, OPT_JAILER, OPT_KILN, OPT_CHROOT_BASE,
 	OPT_STATE_DIR, OPT_PARENT_CGROUP, OPT_UID_BASE, OPT_SLOTS, OPT_PIDS_MAX, OPT_VERSION,
+	OPT_NET_BASE, OPT_DNS,
 };
 
 static const struct option longopts[] = {
@@ -26,6 +27,8 @@ static const struct option longopts[] = {
 	{ "workdir", required_argument, NULL, 'C' },
 	{ "no-stdin", no_argument, NULL, 'n' },
 	{ "net", no_argument, NULL, OPT_NET },
+	{ "net-base", required_argument, NULL, OPT_NET_BASE },
+	{ "dns", required_argument, NULL, OPT_DNS },
 	{ "keep", no_argument, NULL, OPT_KEEP },
 	{ "json", required_argument, NULL, OPT_JSON },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -64,7 +67,9 @@ void run_options_usage(FILE *f)
 "  -e, --env NAME=VALUE  set a variable for the command (repeatable)\n"
 "  -C, --workdir DIR     the command's working directory in the guest (default /tmp)\n"
 "  -n, --no-stdin        the command reads /dev/null, not kiln-run's standard input\n"
-"  --net                 give the guest a network (see README); default: none at all\n"
+"  --net                 give the guest a network: eth0 on a TAP in a namespace of its\n"
+"                        own, routed to the host (see README); default: none at all\n"
+"  --dns IP              with --net: the guest's name server (/etc/resolv.conf)\n"
 "  --keep                leave the VM running and its jail in place after the command,\n"
 "                        for debugging; kiln-run --gc removes it\n"
 "  --json FILE           write the result as JSON to FILE (- for standard output)\n"
@@ -77,6 +82,7 @@ void run_options_usage(FILE *f)
 "  --uid-base N          run slot S runs as uid and gid N+S (default 900000)\n"
 "  --slots N             runs at once on this machine, 1 to 4096 (default 64)\n"
 "  --pids-max N          tasks kiln may have (default 32 + 2 per vCPU)\n"
+"  --net-base A.B        --net addresses come from A.B.0.0/16, 8 per slot (default 10.200)\n"
 "  --gc                  remove what killed runs and --keep runs left, then exit\n"
 "\n"
 "Exit status: the command's; 128+N when a signal N killed it; 124 at --timeout;\n"
@@ -155,6 +161,7 @@ int run_options_parse(struct run_options *o, int argc, char **argv, const char *
 		.parent_cgroup = "kiln-run",
 		.uid_base = 900000,
 		.slots = 64,
+		.net_base = { 10, 200 },
 	};
 	opterr = 0;
 	optind = 0;
@@ -200,6 +207,24 @@ int run_options_parse(struct run_options *o, int argc, char **argv, const char *
 		case 'n': o->no_stdin = true; break;
 		case OPT_NET: o->net = true; break;
 		case OPT_KEEP: o->keep = true; break;
+		case OPT_NET_BASE: {
+			unsigned a, b;
+			char end;
+			if (sscanf(optarg, "%3u.%3u%c", &a, &b, &end) != 2 || a > 255 || b > 255)
+				return bad(err, "--net-base", optarg, "is not A.B (two octets)");
+			o->net_base[0] = (uint8_t)a;
+			o->net_base[1] = (uint8_t)b;
+			break;
+		}
+		case OPT_DNS: {
+			unsigned q[4];
+			char end;
+			if (sscanf(optarg, "%3u.%3u.%3u.%3u%c", &q[0], &q[1], &q[2], &q[3], &end) != 4 ||
+			    q[0] > 255 || q[1] > 255 || q[2] > 255 || q[3] > 255)
+				return bad(err, "--dns", optarg, "is not an IPv4 address");
+			o->dns = optarg;
+			break;
+		}
 		case OPT_JSON: o->json = optarg; break;
 		case 'v': o->verbose++; break;
 		case OPT_GC: o->gc = true; break;
@@ -235,6 +260,8 @@ int run_options_parse(struct run_options *o, int argc, char **argv, const char *
 		if (rc < 0)
 			return rc;
 	}
+	if (o->dns && !o->net)
+		return bad(err, "--dns", NULL, "needs --net");
 	if (o->gc) {
 		if (optind < argc)
 			return bad(err, "--gc", argv[optind], "given, but --gc takes no command");

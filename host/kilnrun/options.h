@@ -58,6 +58,8 @@ struct run_options {
 	uint32_t uid_base;		/* run N gets uid and gid uid_base + N */
 	uint32_t slots;			/* runs at once on this machine: 0..slots-1 */
 	uint32_t pids_max;		/* 0: 32 + 2 per vCPU */
+	uint8_t net_base[2];		/* --net-base A.B: the runs' addresses are A.B.0.0/16 */
+	const char *dns;		/* --dns: the guest's name server, or NULL */
 };
 
 /*

@@ -20,6 +20,14 @@ int slot_try_lock(const char *state_dir, unsigned index, struct run_slot *s, str
 		return error_set(err, -ENAMETOOLONG, "%s: too long", state_dir);
 	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
 		return error_set(err, -errno, "%s: %s", state_dir, strerror(errno));
+	/* Its files name what root removes and runs: nobody else may write there. */
+	struct stat st;
+	if (lstat(state_dir, &st) < 0)
+		return error_set(err, -errno, "%s: %s", state_dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
+		return error_set(err, -EPERM, "%s: not a directory of kiln-run's own (it must be "
+				 "a directory, not a symlink, owned by uid %u and writable by no one "
+				 "else)", state_dir, (unsigned)geteuid());
 	char path[PATH_MAX];
 	if (slot_path(s, "lock", path, sizeof(path)) < 0)
 		return error_set(err, -ENAMETOOLONG, "%s: too long", state_dir);

@@ -110,6 +110,9 @@ static void jailer_argv(const struct vm_spec *s, const char **argv, char store[]
 	ARG("--cgroup"), FMT("pids.max=%u", s->pids_max);
 	ARG("--cgroup"), FMT("cpu.max=%u 100000", s->vcpus * 100000u);
 	ARG("--new-ns"), ARG("ipc,uts");
+	/* The console and kiln's log are files of the host's: a guest that writes to its
+	 * console without end ends its VM at 16 MiB instead of filling the host. */
+	ARG("--resource-limit"), ARG("fsize=16777216");
 	ARG("--bind"), FMT("%s:/vmlinux", s->image->kernel);
 	ARG("--bind"), FMT("%s:/initrd.img", s->image->initrd);
 	ARG("--bind"), FMT("%s:/rootfs.ext4", s->image->rootfs);
@@ -146,6 +149,10 @@ int vm_start(const struct vm_spec *spec, pid_t *pid, struct error *err)
 		/* The jailer (it stays root: the jail's builder is its child) dies with kiln-run;
 		 * kiln, its grandchild, is then killed through its cgroup by whoever tears down. */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(125);
+		/* Out of the caller's process group: a terminal's ^C or hangup is kiln-run's to
+		 * pass on to the command, not the jailer's to stop the VM with. */
+		if (setpgid(0, 0) < 0)
 			_exit(125);
 		if (spec->sup_cgroup) {
 			char procs[PATH_MAX + 16];

@@ -118,3 +118,36 @@ Test(tree, read_then_write_gives_the_same_tree)
 		 "\"$(cd dst && find . -printf '%%m %%y %%p\\n' | sort)\" ]", dir);
 	cr_assert_eq(system(cmd), 0, "contents, kinds and permissions match");
 }
+
+/* What the host's client writes for a guest: no set-ID or sticky bit, and an existing
+ * destination (a user's directory) keeps its mode. The agent applies modes exactly. */
+Test(tree, an_untrusted_tree_sets_no_special_bits_and_keeps_existing_modes)
+{
+	const char *why = NULL;
+	struct stat st;
+	cr_assert_eq(mkdir(in_dir("dst"), 0700), 0);
+	cr_assert_eq(ap_tree_writer_open(&w, in_dir("dst")), 0);
+	ap_tree_writer_untrusted(&w);
+	cr_assert_eq(add(AP_ENTRY_DIR, "", 0777, 0, NULL, &why), 0);
+	cr_assert_eq(add(AP_ENTRY_FILE, "suid", 04755, 0, NULL, &why), 0);
+	cr_assert_eq(add(AP_ENTRY_DIR, "sticky", 01777, 0, NULL, &why), 0);
+	cr_assert_eq(add(AP_ENTRY_FILE, "sticky/sgid", 02750, 0, NULL, &why), 0);
+	cr_assert_eq(ap_tree_writer_end(&w, &why), 0);
+	cr_assert_eq(stat(in_dir("dst"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0700, "the existing destination was changed to %o",
+		     st.st_mode & 07777);
+	cr_assert_eq(stat(in_dir("dst/suid"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0755);
+	cr_assert_eq(stat(in_dir("dst/sticky"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0777);
+	cr_assert_eq(stat(in_dir("dst/sticky/sgid"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0750);
+
+	/* The same tree written trusted (the agent's side) keeps every bit. */
+	ap_tree_writer_close(&w);
+	cr_assert_eq(ap_tree_writer_open(&w, in_dir("exact")), 0);
+	cr_assert_eq(add(AP_ENTRY_DIR, "", 0755, 0, NULL, &why), 0);
+	cr_assert_eq(add(AP_ENTRY_FILE, "suid", 04755, 0, NULL, &why), 0);
+	cr_assert_eq(stat(in_dir("exact/suid"), &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 04755);
+}

@@ -152,6 +152,15 @@ Test(kilnrun_slot, a_slot_is_held_by_one_run_at_a_time, .init = make_dir, .fini 
 	struct stat st;
 	cr_assert_eq(stat(state_dir, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0700);
+	/* A state directory others may write, or a symlink to one, is refused. */
+	cr_assert_eq(chmod(state_dir, 0777), 0);
+	cr_assert_eq(slot_try_lock(state_dir, 0, &b, &err), -EPERM);
+	cr_assert(strstr(err.msg, "writable by no one else"), "%s", err.msg);
+	cr_assert_eq(chmod(state_dir, 0700), 0);
+	char link[160];
+	snprintf(link, sizeof(link), "%s/link", dir);
+	cr_assert_eq(symlink(state_dir, link), 0);
+	cr_assert_eq(slot_try_lock(link, 0, &b, &err), -EPERM);
 }
 
 Test(kilnrun_slot, the_state_round_trips_and_a_corrupt_one_is_refused, .init = make_dir,

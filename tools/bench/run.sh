@@ -42,5 +42,6 @@ echo
 "$(dirname "$0")/blk.sh" "$build"
 "$(dirname "$0")/vsock.sh" "$build"
 "$(dirname "$0")/boot.sh" "$build"
+"$(dirname "$0")/kilnrun.sh" "$build"
 # Last: a failed network benchmark fails `make bench` (after the other figures are out).
 "$(dirname "$0")/net.sh" "$build"

@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../guest/lib.sh"
 [ "${1:-}" = --quiet ] && export KILN_QUIET=1
 
-LAB_MODULES="irqbypass ccp kvm kvm_amd virtio_pci virtio_console 9pnet_virtio 9p overlay tun vhost_vsock"
+LAB_MODULES="irqbypass ccp kvm kvm_amd virtio_pci virtio_console 9pnet_virtio 9p overlay tun vhost_vsock veth"
 
 KILN_KERNEL_PKG=${KILN_LAB_KERNEL_PKG:-} kernel_resolve amd64
 kernel_fetch

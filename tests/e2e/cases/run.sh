@@ -111,6 +111,16 @@ PY
 	st=$?
 	echo "a missing program: status $st, '$(tail -n 1 "$dir/e5")'"
 	[ "$st" = 127 ] || ok=0
+	# A reader that stops early (| head) ends the command as a pipeline would (141);
+	# a working directory that does not exist is kiln-run's failure (125), not 127.
+	"${KR[@]}" -n -- sh -c 'while :; do echo y; done' 2> "$dir/e7" | head -n 1 > "$dir/o7"
+	st=${PIPESTATUS[0]}
+	echo "output to a reader that stops: status $st, read '$(cat "$dir/o7")'"
+	[ "$st" = 141 ] && [ "$(cat "$dir/o7")" = y ] || ok=0
+	"${KR[@]}" -n -C /no/such/dir -- true > /dev/null 2> "$dir/e8"
+	st=$?
+	echo "a missing --workdir: status $st, '$(tail -n 1 "$dir/e8")'"
+	[ "$st" = 125 ] || ok=0
 	# A bad command line starts nothing and says why.
 	"${KR[@]}" --vcpus 0 -- true > /dev/null 2> "$dir/e6"
 	st=$?
@@ -302,4 +312,51 @@ case_kiln_run_runs_ten_at_once() {
 	kr_nothing_left "ten runs" || ok=0
 	kr_done
 	[ "$ok" = 1 ] || fail "the ten runs did not all succeed in their own VMs (above)"
+}
+
+# --net: the guest's eth0 on a TAP in the run's own namespace, routed to the host through
+# a veth pair; a TCP connection from the guest to the host's end, then nothing of the
+# network left, after a normal end and after kiln-run is killed.
+case_kiln_run_net_reaches_the_host_and_leaves_no_network() {
+	kr_setup net
+	command -v busybox > /dev/null || skip "no busybox for the host's end of the test"
+	# kiln-run puts the host's end of the link in the namespace it runs in: the lab's own
+	# machine, or this host's only when asked (README, "The network cases").
+	[ "${KILN_LAB:-}" = 1 ] || [ "${E2E_HOST_NET:-}" = 1 ] ||
+		skip "kiln-run --net changes the host's own namespace: lab only (E2E_HOST_NET=1 here)"
+	local dir=$E2E_TMP/kr-net st ok=1
+	mkdir -p "$dir"
+	# Slot 0 of a fresh state directory: the guest is 10.200.0.2, the host's end 10.200.0.5.
+	timeout 200 busybox nc -l -p 7300 > "$dir/got" &
+	local server=$!
+	"${KR[@]}" -n --net --dns 10.200.0.5 -- sh -c '
+ip -4 -o addr show eth0 | awk "{print \$4}"
+ip route | grep default
+cat /etc/resolv.conf
+python3 -c "
+import socket
+s = socket.create_connection((\"10.200.0.5\", 7300), timeout=20)
+s.sendall(b\"hello over the network\n\")
+s.close()"' > "$dir/o" 2> "$dir/e"
+	st=$?
+	wait "$server" 2>/dev/null
+	echo "--net: status $st; the guest says: $(tr '\n' ';' < "$dir/o"); the host got: $(cat "$dir/got")"
+	[ "$st" = 0 ] && [ "$(head -n 1 "$dir/o")" = 10.200.0.2/30 ] && grep -q 'default via 10.200.0.1' "$dir/o" &&
+		grep -q 'nameserver 10.200.0.5' "$dir/o" && [ "$(cat "$dir/got")" = "hello over the network" ] ||
+		{ ok=0; tail -n 8 "$dir/e" | sed 's/^/  ! /'; }
+	kr_nothing_left "a run with --net" || ok=0
+	# kiln-run killed mid-run: its janitor removes the namespace and the host's link too.
+	"${KR[@]}" -n --net -- sh -c 'echo started; sleep 60' > "$dir/o2" 2> "$dir/e2" &
+	local pid=$! i
+	for i in $(seq 600); do
+		grep -q started "$dir/o2" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "while running: $(ip netns list | grep kiln-run | tr '\n' ' ') $(ip -o link show krh0 2>/dev/null | cut -d' ' -f2)"
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null
+	kr_nothing_left "killing kiln-run with --net" || ok=0
+	kr_done
+	[ "$ok" = 1 ] || fail "--net did not work, or left something (above)"
 }
