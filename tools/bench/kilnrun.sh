@@ -82,6 +82,9 @@ for p in 1 4 10; do
 	done
 	for pid in "${pids[@]}"; do wait "$pid" && ok=$((ok + 1)); done
 	ms=$(ms_since "$t0")
+	for i in $(seq "$p"); do
+		grep -qx done "$tmp/par.$i" || echo "  run $i of $p failed: $(grep kiln-run "$tmp/par.$i" | head -n 2 | tr '\n' ' ')"
+	done
 	printf '%-50s %9s /min   %s of %s succeeded in %s ms\n' "whole runs a minute, $p at once" \
 		"$(awk -v n="$ok" -v ms="$ms" 'BEGIN { printf "%.1f", n * 60000 / ms }')" "$ok" "$p" "$ms"
 done
