@@ -184,8 +184,15 @@ guest_stuck() {
 guest_triple_faulted() {
 	local id=$1 inv log
 	inv=$(prop "$id" InvocationID)
-	[ -n "$inv" ] || return 1
-	log=$(jctl "_SYSTEMD_INVOCATION_ID=$inv" -o cat 2>/dev/null | tr -d '\r')
+	if [ -n "$inv" ]; then
+		log=$(jctl "_SYSTEMD_INVOCATION_ID=$inv" -o cat 2>/dev/null | tr -d '\r')
+	else
+		# A unit that ended (inactive, not restarting) has no invocation any more: its
+		# journal since it last started.
+		log=$(jctl -u "kiln@$id" -o cat 2>/dev/null | tr -d '\r' |
+			awk '/^Starting kiln@/ { buf = "" } { buf = buf $0 "\n" } END { printf "%s", buf }')
+	fi
+	[ -n "$log" ] || return 1
 	printf '%s\n' "$log" | grep -q 'guest shut down (triple fault)' || return 1
 	# Only before the kernel's first line: a guest that got that far died for another reason.
 	printf '%s\n' "$log" | grep -q '^\[ *[0-9]*\.[0-9]*\] ' && return 1
