@@ -135,11 +135,10 @@ static int mkdir_parents(const char *dir)
 }
 
 /* Tears a slot's leftover down (a killed run's, or a kept one with include_kept). */
-static int reap(struct run_slot *s, bool include_kept, bool *reaped)
+static int reap(struct run_slot *s, bool include_kept)
 {
 	struct run_state st;
 	struct error err = { 0 };
-	*reaped = false;
 	int rc = slot_state_read(s, &st, &err);
 	if (rc < 0) {
 		report("%s", err.msg);
@@ -152,7 +151,6 @@ static int reap(struct run_slot *s, bool include_kept, bool *reaped)
 		return err.code;
 	}
 	slot_state_remove(s);
-	*reaped = true;
 	fprintf(stderr, "kiln-run: removed %s (%s)\n", st.id,
 		st.kept ? "kept with --keep" : "left by a run that was killed");
 	return 0;
@@ -181,8 +179,7 @@ static int gc(bool include_kept)
 		}
 		if (rc == 0)
 			continue;
-		bool reaped;
-		if (reap(&s, include_kept, &reaped) < 0)
+		if (reap(&s, include_kept) < 0)
 			failed = 1;
 		slot_unlock(&s);
 	}
@@ -289,7 +286,6 @@ struct result {
 	uint64_t boot_ms, run_ms, teardown_ms, total_ms;
 	unsigned long long cpu_us, mem_peak;
 	bool have_usage;
-	unsigned puts_ok, gets_ok;
 	uint64_t bytes_in, bytes_out;
 };
 
@@ -431,13 +427,7 @@ static int transfer_files(struct agent_client *c, bool in, struct result *r)
 		}
 		say("%s %s -> %s: %llu bytes", in ? "put" : "got", in ? files[i].local : files[i].guest,
 		    in ? files[i].guest : files[i].local, (unsigned long long)bytes);
-		if (in) {
-			r->puts_ok++;
-			r->bytes_in += bytes;
-		} else {
-			r->gets_ok++;
-			r->bytes_out += bytes;
-		}
+		*(in ? &r->bytes_in : &r->bytes_out) += bytes;
 	}
 	return failed ? -EIO : 0;
 }
@@ -461,8 +451,7 @@ static int take_slot(struct run_slot *s, struct error *err)
 			slot_unlock(s);
 			continue;
 		}
-		bool reaped;
-		if (rc < 0 || reap(s, false, &reaped) < 0) {
+		if (rc < 0 || reap(s, false) < 0) {
 			slot_unlock(s);
 			continue;
 		}

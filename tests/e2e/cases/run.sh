@@ -386,8 +386,8 @@ case_kiln_run_streams_much_output_to_a_slow_reader() {
 		done
 		kp=$(head -n 1 "/sys/fs/cgroup/$KR_PARENT/kiln-run-0/cgroup.procs" 2>/dev/null)
 		if [ -n "$kp" ]; then
-			# kiln's own memory: its resident set less the guest's RAM it has touched
-			# is not separable here, so the guest is kept small and the figure is the whole.
+			# kiln's resident set includes the guest RAM it has touched: bounded by the
+			# guest's size plus kiln's own.
 			r=$(awk '/VmRSS/ { print $2 }' "/proc/$kp/status" 2>/dev/null)
 			[ -n "$r" ] && [ "$r" -gt "$max_kiln" ] && max_kiln=$r
 		fi
