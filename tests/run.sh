@@ -8,16 +8,34 @@ asan=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
 passed=0 failed=0 skipped=0
 failed_suites=()
+# The names of the tests that failed, with the first line of what each said, printed
+# again at the end: a long log is often read from its last lines only.
+digest=()
+t_all=$SECONDS
+
+# took START: "(N s)" since START ($SECONDS).
+took() { echo "($(( SECONDS - $1 )) s)"; }
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 # Run one Criterion binary, add its synthesis line to the totals.
 run_criterion() {
 	local name=$1; shift
-	local out rc
+	local out rc t0=$SECONDS
 	echo "== $name"
 	out=$("$@" 2>&1); rc=$?
 	printf '%s\n' "$out" | grep -Ev '^\[----\] .*: (Assertion|  )' | tail -n 40
+	echo "== $name $(took "$t0")"
+	local f
+	while IFS= read -r f; do
+		digest+=("$name: $f")
+	done < <(printf '%s\n' "$out" | sed -E 's/\x1b\[[0-9;]*m//g' | awk '
+		# "[----] file:line: Assertion Failed", its message lines, then "[FAIL] name: ...":
+		# the name with the first line of the message.
+		/^\[----\] [^ ]+:[0-9]+: / { msg = ""; next }
+		/^\[----\]   *[^ ]/ { if (msg == "") { msg = $0; sub(/^\[----\] +/, "", msg) } next }
+		/^\[FAIL\] / { n = $2; sub(/:$/, "", n); print n ": " substr(msg, 1, 140); msg = "" }' |
+		head -n 6)
 	local line
 	line=$(printf '%s\n' "$out" | grep 'Synthesis:' | tail -n 1)
 	if [ -z "$line" ]; then
@@ -81,10 +99,16 @@ fi
 # A suite that prints "<label>: N passed, N failed[, N skipped]" as its last such line.
 run_suite() {
 	local label=$1; shift
-	local out rc line
+	local out rc line t0=$SECONDS
 	echo "== $label"
 	out=$("$@" 2>&1); rc=$?
 	printf '%s\n' "$out"
+	echo "== $label $(took "$t0")"
+	# A failed case: its "FAIL name" line and the next one.
+	local f
+	while IFS= read -r f; do
+		digest+=("$label: $f")
+	done < <(printf '%s\n' "$out" | grep -A1 -E '^FAIL ' | grep -v '^--$' | cut -c1-160 | head -n 12)
 	line=$(printf '%s\n' "$out" | grep -E "^$label: [0-9]+ passed, [0-9]+ failed" | tail -n 1)
 	if [ -z "$line" ]; then
 		failed=$((failed + 1)); failed_suites+=("$label"); return
@@ -115,8 +139,13 @@ run_suite() {
 	SYSTEMD_LAB_RETRY=2 SYSTEMD_LAB_TIMEOUT=900 run_suite systemd "$here/e2e/systemd.sh" "$build"
 
 echo
+if [ ${#digest[@]} -gt 0 ]; then
+	echo "what failed:"
+	printf '  %s\n' "${digest[@]}"
+fi
 if [ ${#failed_suites[@]} -gt 0 ]; then
 	echo "failing suites: ${failed_suites[*]}"
 fi
+echo "all suites $(took "$t_all")"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ ${#failed_suites[@]} -eq 0 ]

@@ -57,27 +57,41 @@ if [ "${cases[0]:-}" = --list ]; then
 	exit 0
 fi
 [ ${#cases[@]} -gt 0 ] || cases=("${all[@]}")
+# E2E_MARK=1 (tests/e2e/run.sh in the lab, where one lab runs many cases): a line
+# "E2E-BEGIN name" before each case, and the run ends after a case that failed for the
+# lab's reason (E2E-LAB), since a lab whose guest triple-faulted often panics soon after.
+root=$E2E_TMP n=0
 for c in "${cases[@]}"; do
+	n=$((n + 1))
 	start=$(date +%s)
-	touch "$E2E_TMP/.case-start"
-	# Each case in its own shell under a watchdog: a stuck case cannot stall the rest.
+	name=${c#case_}
+	[ "${E2E_MARK:-}" = 1 ] && echo "E2E-BEGIN $name"
+	# Each case in its own directory (a short name: sockets live there), removed when it
+	# passed or was skipped (a long run must not fill the lab's memory), and its own shell
+	# under a watchdog: a stuck case cannot stall the rest.
+	E2E_TMP=$root/$n
+	mkdir -p "$E2E_TMP" && touch "$E2E_TMP/.case-start"
 	E2E_TMP=$E2E_TMP timeout -k 10 "${E2E_CASE_TIMEOUT:-300}" bash -c '
 		build=$1; . "$2"; . "$3/lib.sh"; trap - EXIT
 		for f in "$3"/cases/*.sh; do . "$f"; done
-		set +e; "$4"' case "$build" "$envfile" "$here" "$c" > "$E2E_TMP/$c.log" 2>&1
+		set +e; "$4"' case "$build" "$envfile" "$here" "$c" > "$E2E_TMP/case.log" 2>&1
 	rc=$?
-	[ "$rc" -eq 124 ] && echo "timed out after ${E2E_CASE_TIMEOUT:-300} s" >> "$E2E_TMP/$c.log"
+	[ "$rc" -eq 124 ] && echo "timed out after ${E2E_CASE_TIMEOUT:-300} s" >> "$E2E_TMP/case.log"
 	secs=$(( $(date +%s) - start ))
+	why=
 	if [ "$rc" -eq 0 ]; then
-		passed=$((passed + 1)); echo "PASS ${c#case_} (${secs}s)"
+		passed=$((passed + 1)); echo "PASS $name (${secs}s)"
 	elif [ "$rc" -eq 77 ]; then
-		skipped=$((skipped + 1)); echo "SKIP ${c#case_}: $(tail -n 1 "$E2E_TMP/$c.log")"
+		skipped=$((skipped + 1)); echo "SKIP $name: $(tail -n 1 "$E2E_TMP/case.log")"
 	else
-		failed=$((failed + 1)); echo "FAIL ${c#case_} (${secs}s):"
-		tail -n 80 "$E2E_TMP/$c.log" | sed 's/^/    /'
+		failed=$((failed + 1)); echo "FAIL $name (${secs}s):"
+		tail -n 80 "$E2E_TMP/case.log" | sed 's/^/    /'
 		why=$(lab_fault)
 		[ -n "$why" ] && echo "E2E-LAB: $why"
 	fi
+	[ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] && [ -z "${E2E_KEEP:-}" ] && rm -rf "$E2E_TMP"
+	E2E_TMP=$root
+	[ -n "$why" ] && [ "${E2E_MARK:-}" = 1 ] && break
 done
 echo "e2e: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

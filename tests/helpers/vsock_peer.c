@@ -168,7 +168,15 @@ static int serve(int lfd, int count)
 				i--;
 				continue;
 			}
-			return die("accept");
+			/*
+			 * A connection reset before it was accepted (Linux's vsock reports its
+			 * error here) counts as one that failed; the others being served go on.
+			 */
+			fprintf(stderr, "%s: accept: %s\n", prog, strerror(errno));
+			failed = 1;
+			if (errno != ECONNRESET && errno != ECONNABORTED && errno != ETIMEDOUT)
+				break;
+			continue;
 		}
 		pid_t pid = fork();
 		if (pid < 0)

@@ -62,8 +62,11 @@ case_vsock_both_directions_with_a_linux_guest() {
 		echo "host -> guest: $big bytes"
 		"$VSOCK_PEER" echo-unix "$uds" 5000 "$big" || ok=0
 		echo "host -> guest: $many connections at once"
-		"$VSOCK_PEER" echo-unix "$uds" 5000 "$small" "$many" > "$dir/many.out" || ok=0
+		"$VSOCK_PEER" echo-unix "$uds" 5000 "$small" "$many" > "$dir/many.out" \
+			2> "$dir/many.err" || ok=0
 		grep -v '^ok: ' "$dir/many.out"
+		# What the clients that failed said, each different line once with its count.
+		sort "$dir/many.err" | uniq -c | sort -rn | head -n 8 | sed 's/^ */  /'
 	fi
 	wait "$kpid"
 	status=$?
