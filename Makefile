@@ -178,6 +178,7 @@ JAILER_OBJS := $(call jailer_obj,$(JAILER_SRCS))
 KILN := $(BUILD)/kiln
 KILN_TESTHOOKS := $(BUILD)/kiln-testhooks
 JAILER := $(BUILD)/jailer
+JAILER_PROFILE := $(BUILD)/jailer-profile
 LIBCOMMON := $(BUILD)/libcommon.a
 LIBVMM := $(BUILD)/libvmm.a
 LIBJAILER := $(BUILD)/libjailer.a
@@ -270,6 +271,14 @@ $(KILN_TESTHOOKS): $(BUILD)/testhooks/vmm/main.o $(BUILD)/testhooks/vmm/vcpu.o $
 $(JAILER): $(BUILD)/jailer-obj/main.o $(LIBJAILER) $(LIBCOMMON)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $(STATIC_LD) -o $@ $^ $(JAILER_LIBS) $(LDLIBS)
+# The jailer with its step profile compiled in (jailer/profile.h), for make bench.
+$(BUILD)/jailer-obj/main-profile.o: jailer/main.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -DJAILER_PROFILE $(CFLAGS) -c -o $@ $<
+$(JAILER_PROFILE): $(BUILD)/jailer-obj/main-profile.o $(LIBJAILER) $(LIBCOMMON)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $(STATIC_LD) -o $@ $^ $(JAILER_LIBS) $(LDLIBS)
 
 # The guest agent is static whatever the build (it goes into a guest's root file system),
 # except under the sanitizers, whose runtimes cannot be.
@@ -323,7 +332,7 @@ else
 guests:
 endif
 
-test-bins: all $(UNIT_BINS) $(INTEG_BIN) $(AGENT_TEST_BIN) $(HELPER_BINS) $(KILN_TESTHOOKS) \
+test-bins: all $(UNIT_BINS) $(INTEG_BIN) $(AGENT_TEST_BIN) $(HELPER_BINS) $(KILN_TESTHOOKS) $(JAILER_PROFILE) \
 	$(SECCOMP_BPF) guests
 
 # In-tree fuzzing with clang's libFuzzer (`tools/deps.sh ensure fuzz` installs clang):
@@ -372,7 +381,7 @@ endif
 
 # Like test, these install what is missing first, then build in a second make.
 bench: check-deps
-	$(Q)$(MAKE) --no-print-directory all guests $(TOOL_BINS) $(HELPER_BINS)
+	$(Q)$(MAKE) --no-print-directory all guests $(TOOL_BINS) $(HELPER_BINS) $(JAILER_PROFILE)
 	$(Q)tools/bench/run.sh $(BUILD)
 
 demo: check-deps

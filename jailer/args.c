@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 #include "io.h"
@@ -495,7 +496,7 @@ int jail_parse_args(int argc, char **argv, struct jail_config *cfg, struct jail_
 	unsigned seen = 0;
 	int i;
 
-	memset(cfg, 0, sizeof(*cfg));
+	memset(cfg, 0, offsetof(struct jail_config, cgroups));
 	cfg->chroot_base = JAIL_DEFAULT_CHROOT_BASE;
 	cfg->cgroup_version = JAIL_DEFAULT_CGROUP_VERSION;
 	cfg->nofile = JAIL_DEFAULT_NOFILE;

@@ -22,6 +22,7 @@
 #include "memlimit.h"
 #include "netns.h"
 #include "privs.h"
+#include "profile.h"
 #include "process.h"
 #include "procfs.h"
 #include "rlimits.h"
@@ -155,6 +156,7 @@ static NORETURN void build_and_exec(struct jail_run *r, int ready_fd)
 
 #define CHECK(expr) do { if ((expr) < 0) jail_report_and_exit(ready_fd, &err); } while (0)
 
+	jail_step("builder-forked");
 	/* B1. Copy the VMM into the jail: its own inode, owned by the VMM's user. */
 	root_fd = open(r->paths.root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (root_fd < 0 || fstat(root_fd, &st) < 0)
@@ -165,13 +167,16 @@ static NORETURN void build_and_exec(struct jail_run *r, int ready_fd)
 	close(root_fd);
 	close(r->exec_fd);
 
+	jail_step("copy-exec-file");
 	/* B2. Join the network namespace. */
 	if (r->netns_fd >= 0)
 		CHECK(jail_netns_join(r->netns_fd, &err));
 
+	jail_step("join-netns");
 	/* B3. Resource limits (no-file defaults to 2048). */
 	CHECK(jail_set_rlimits(cfg, &err));
 
+	jail_step("rlimits");
 	/* B4. Join the jail cgroup(s) made by the parent; then, if asked, a cgroup namespace
 	 * rooted there so the VMM sees "/" as its cgroup. */
 	CHECK(cg_attach_self(&r->plan, &err));
@@ -187,6 +192,7 @@ static NORETURN void build_and_exec(struct jail_run *r, int ready_fd)
 	if ((cfg->new_ns & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
 		CHECK(jail_fail_errno(&err, JAIL_EXIT_MOUNT, errno, "unshare(cgroup namespace)"));
 
+	jail_step("join-cgroups");
 	/* B5. Things only reachable from the host: /dev/null for --daemonize, and /proc
 	 * for the final verification (close-on-exec; the VMM never sees it). */
 	if (cfg->daemonize && (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
@@ -195,6 +201,7 @@ static NORETURN void build_and_exec(struct jail_run *r, int ready_fd)
 	if (proc_fd < 0)
 		CHECK(jail_fail_errno(&err, JAIL_EXIT_VERIFY, errno, "open /proc"));
 
+	jail_step("open-proc");
 	/* B6. New mount (and IPC/UTS) namespace; the root bind-mounted on itself, the
 	 * --bind mounts on it, pivot_root into the jail. */
 	CHECK(jail_pivot(r->paths.root, cfg->new_ns & (CLONE_NEWIPC | CLONE_NEWUTS), cfg->binds,
@@ -204,11 +211,13 @@ static NORETURN void build_and_exec(struct jail_run *r, int ready_fd)
 	if ((cfg->new_ns & CLONE_NEWUTS) && sethostname(cfg->id, strlen(cfg->id)) < 0)
 		CHECK(jail_fail_errno(&err, JAIL_EXIT_MOUNT, errno, "sethostname"));
 
+	jail_step("mount-ns-binds-pivot-root");
 	/* B7. /dev nodes and /run, owned by the VMM's user ("/" too, unless the operator
 	 * prepared it). */
 	CHECK(jail_make_devices(cfg->uid, cfg->gid, r->layout.made_root, r->userfaultfd_minor,
 				&err));
 
+	jail_step("dev-nodes");
 	/* B8. Detach (--daemonize), then a new pid namespace (--new-pid-ns), then the pid
 	 * file: it always holds the VMM's pid as the host sees it. */
 	if (cfg->daemonize)
@@ -228,9 +237,11 @@ static NORETURN void build_and_exec(struct jail_run *r, int ready_fd)
 		CHECK(jail_write_pidfile(pidfile, getpid(), &err));
 	}
 
+	jail_step("daemonize-pidfile");
 	/* B9. Drop every privilege. */
 	CHECK(jail_drop_privileges(cfg->uid, cfg->gid, &err));
 
+	jail_step("drop-privileges");
 	/* B10. Prove it: ids, capabilities, NoNewPrivs, root, mounts, fds, cgroups. */
 	CHECK(jail_verify(proc_fd, &want, &err));
 	if (r->plan.n) {
@@ -243,6 +254,7 @@ static NORETURN void build_and_exec(struct jail_run *r, int ready_fd)
 	}
 	close(proc_fd);
 
+	jail_step("verify");
 	/* B11. Exec the VMM with Firecracker's leading arguments, then the user's. */
 	char exe[NAME_MAX + 2], t0[24], t1[24], t2[24];
 	char **argv = calloc((size_t)cfg->vmm_argc + 12, sizeof(*argv));
@@ -274,6 +286,7 @@ static NORETURN void build_and_exec(struct jail_run *r, int ready_fd)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	jail_step("exec-args");
 	execve(exe, argv, envp);
 	CHECK(jail_fail_errno(&err, JAIL_EXIT_EXEC, errno, "cannot exec %s", exe));
 	_exit(JAIL_EXIT_EXEC);
@@ -300,6 +313,7 @@ int main(int argc, char **argv)
 	if (jail_sanitize(&err) < 0)
 		die(&err);
 
+	jail_step("sanitize");
 	/* 2. Parse and check the command line (syntax only). */
 	if (jail_parse_args(argc, argv, cfg, &err) < 0)
 		die(&err);
@@ -319,6 +333,7 @@ int main(int argc, char **argv)
 			 "reaches. Do not use this in production.", (unsigned)cfg->uid,
 			 (unsigned)cfg->gid);
 
+	jail_step("parse-args");
 	/* 3. Everything below needs root. */
 	if (geteuid() != 0) {
 		jail_fail(&err, JAIL_EXIT_NOT_ROOT, "the jailer must run as root (euid is %u)",
@@ -342,6 +357,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	jail_step("validate");
 	/* 5. Build the jail on the host: directories (the operator may have prepared them:
 	 *    checked), the state file recording what this run makes, the root, cgroups
 	 *    with their values. From the state file on, a failure removes what this run
@@ -360,6 +376,7 @@ int main(int argc, char **argv)
 		die(&err);
 	}
 
+	jail_step("dirs-root-cgroups");
 	/* 6. Fork the builder, which enters the jail, acquires what the VMM needs, drops
 	 *    privileges, verifies and execs (build_and_exec). The jailer stays outside,
 	 *    as root, to report its errors and to clean up. */

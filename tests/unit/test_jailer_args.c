@@ -206,3 +206,26 @@ Test(jailer_args, uid_and_gid_zero_need_allow_root)
 			   "--allow-root"), 0, "%s", err.msg);
 	cr_assert(cfg.allow_root);
 }
+
+/* The bind and cgroup tables are not cleared between parses (they are large, and a jailer
+ * touches only the entries it uses): a second parse must not see the first one's. */
+Test(jailer_args, a_second_parse_sees_nothing_of_the_first)
+{
+	cr_assert_eq(PARSE(BASE, "--bind", "/a/one:/x:rw", "--bind", "/a/two:/y", "--cgroup",
+			   "memory.max=1G", "--cgroup", "pids.max=9", "--netns", "/run/netns/a"),
+		     0, "%s", err.msg);
+	cr_assert_eq(cfg.n_binds, 2u);
+	cr_assert(cfg.binds[0].rw);
+	cr_assert_eq(PARSE(BASE, "--bind", "/b:/z", "--cgroup", "cpu.max=max"), 0, "%s", err.msg);
+	cr_assert_eq(cfg.n_binds, 1u);
+	cr_assert_str_eq(cfg.binds[0].source, "/b");
+	cr_assert_str_eq(cfg.binds[0].target, "/z");
+	cr_assert_not(cfg.binds[0].rw);
+	cr_assert_eq(cfg.n_cgroups, 1u);
+	cr_assert_str_eq(cfg.cgroups[0].file, "cpu.max");
+	cr_assert_str_eq(cfg.cgroups[0].value, "max");
+	cr_assert_null(cfg.netns);
+	cr_assert_eq(PARSE(BASE), 0, "%s", err.msg);
+	cr_assert_eq(cfg.n_binds, 0u);
+	cr_assert_eq(cfg.n_cgroups, 0u);
+}
