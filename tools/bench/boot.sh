@@ -14,7 +14,8 @@ if [ "${KILN_LAB:-}" != 1 ] && [ "$("$top/tools/lab/detect")" != direct ]; then
 	echo "boot: this host's KVM cannot boot Linux; measuring inside the lab (emulated"
 	echo "boot: hardware: absolute figures are far slower than on a real host, ratios hold)"
 	"$top/tools/guest/build.sh" --quiet --env "$build/e2e/guest.env" >/dev/null || exit 1
-	exec "$top/tools/lab/run" --timeout 1800 --mem 3072 -- "$0" "$build" "$runs"
+	. "$top/tools/bench/lib.sh"
+	bench_in_lab boot 1800 3072 "$0" "$build" "$runs"
 fi
 [ -r "$build/e2e/guest.env" ] || "$top/tools/guest/build.sh" --quiet --env "$build/e2e/guest.env" >/dev/null
 . "$build/e2e/guest.env"
@@ -57,3 +58,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 printf '%-40s %10s %12s %8s\n' "boot of Debian's kernel (median of $runs)" kiln "QEMU microvm" ratio
 printf '%-40s %7s ms %9s ms %8s\n' "to /init" "$ki" "$qi" "$(ratio "$ki" "$qi")"
 printf '%-40s %7s ms %9s ms %8s\n' "to a shell's first command done" "$ke" "$qe" "$(ratio "$ke" "$qe")"
+# A boot that never reached /init or its end is in the medians as 0, and fails the benchmark.
+bad=$(awk '$1 == 0 || $2 == 0' "$tmp/kiln" | wc -l) qbad=$(( runs - $(awk '$1 > 0 && $2 > 0' "$tmp/qemu" | wc -l) ))
+if [ "$bad" -gt 0 ] || [ "$qbad" -gt 0 ]; then
+	echo "boot: FAILED: $bad of kiln's and $qbad of QEMU's $runs boots did not finish"
+	exit 1
+fi

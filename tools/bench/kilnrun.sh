@@ -25,12 +25,8 @@ if [ "${KILN_LAB:-}" != 1 ]; then
 	fi
 	if [ "$("$top/tools/lab/detect")" != direct ]; then
 		echo "kiln-run benchmark: this host's /dev/kvm cannot boot Linux; running in the lab (emulated)"
-		if ! "$top/tools/lab/run" --timeout "${BENCH_KR_TIMEOUT:-1500}" --mem 3072 --cpus 2 \
-			--retry 1 -- "$0" "$build"; then
-			echo "kiln-run benchmark: FAILED: the lab run failed twice"
-			exit 1
-		fi
-		exit 0
+		. "$here/lib.sh"
+		bench_in_lab "kiln-run benchmark" "${BENCH_KR_TIMEOUT:-1500}" 3072 "$0" "$build"
 	fi
 fi
 . "$envfile"
