@@ -104,11 +104,18 @@ run_suite() {
 	out=$("$@" 2>&1); rc=$?
 	printf '%s\n' "$out"
 	echo "== $label $(took "$t0")"
-	# A failed case: its "FAIL name" line and the next one.
+	# A failed case: its name and the last indented line under "FAIL name": a case's
+	# failure message comes last.
 	local f
 	while IFS= read -r f; do
 		digest+=("$label: $f")
-	done < <(printf '%s\n' "$out" | grep -A1 -E '^FAIL ' | grep -v '^--$' | cut -c1-160 | head -n 12)
+	done < <(printf '%s\n' "$out" | awk '
+		function emit() { if (name != "") print name ": " substr(last != "" ? last : rest, 1, 140); name = "" }
+		/^FAIL / { emit(); name = $2; sub(/:$/, "", name); last = ""
+			rest = $0; sub(/^FAIL [^ ]+ */, "", rest); next }
+		/^    / { if (name != "") { last = $0; sub(/^ +/, "", last) } next }
+		{ emit() }
+		END { emit() }' | head -n 8)
 	line=$(printf '%s\n' "$out" | grep -E "^$label: [0-9]+ passed, [0-9]+ failed" | tail -n 1)
 	if [ -z "$line" ]; then
 		failed=$((failed + 1)); failed_suites+=("$label"); return
